@@ -1,0 +1,416 @@
+//! ggml's k-quants: super-blocks of 256 values split into sub-blocks whose scales are themselves
+//! quantized. Q2_K and Q3_K are decoded only; Q4_K, Q5_K and Q6_K are also encoded, with the
+//! reference algorithm llama-quantize uses when it has no importance matrix. That algorithm
+//! searches over candidate scales, so its output depends on every rounding step: arithmetic
+//! here is plain f32 in ggml's order, and `nearest_int` rounds half to even as ggml's does.
+
+use super::float::{f16_bits_to_f32, f32_to_f16_bits};
+
+const QK_K: usize = 256;
+const GROUP_MAX_EPS: f32 = 1e-15;
+
+fn f16_at(b: &[u8], at: usize) -> f32 {
+    f16_bits_to_f32(u16::from_le_bytes([b[at], b[at + 1]]))
+}
+
+/// ggml's `nearest_int`: adding 1.5 * 2^23 leaves the integer in the low mantissa bits, which
+/// rounds half to even for |x| < 2^22 (the range ggml asserts); outside it, the same bits as ggml.
+fn nearest_int(x: f32) -> i32 {
+    let bits = (x + 12582912.0).to_bits() as i32;
+    (bits & 0x007F_FFFF) - 0x0040_0000
+}
+
+/// Scale and minimum of sub-block `j` from the 12 packed bytes of Q4_K and Q5_K.
+fn scale_min_k4(j: usize, q: &[u8]) -> (u8, u8) {
+    if j < 4 {
+        (q[j] & 63, q[j + 4] & 63)
+    } else {
+        ((q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4))
+    }
+}
+
+pub(super) fn decode_q2_k(src: &[u8], dst: &mut [f32]) {
+    for (b, y) in src.chunks_exact(84).zip(dst.chunks_exact_mut(QK_K)) {
+        let (scales, qs) = (&b[0..16], &b[16..80]);
+        let (d, min) = (f16_at(b, 80), f16_at(b, 82));
+        let mut out = y.iter_mut();
+        let mut is = 0;
+        for half in 0..2 {
+            let q = &qs[32 * half..];
+            for shift in [0, 2, 4, 6] {
+                for part in 0..2 {
+                    let sc = scales[is];
+                    is += 1;
+                    let (dl, ml) = (d * (sc & 0x0F) as f32, min * (sc >> 4) as f32);
+                    for l in 0..16 {
+                        *out.next().unwrap() = dl * ((q[l + 16 * part] >> shift) & 3) as f32 - ml;
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub(super) fn decode_q3_k(src: &[u8], dst: &mut [f32]) {
+    for (b, y) in src.chunks_exact(110).zip(dst.chunks_exact_mut(QK_K)) {
+        let (hmask, qs, packed) = (&b[0..32], &b[32..96], &b[96..108]);
+        let d_all = f16_at(b, 108);
+        // Sixteen 6-bit scales: low 4 bits from bytes 0-7, high 2 bits from bytes 8-11.
+        let scale = |i: usize| -> i32 {
+            let low = if i < 8 { packed[i] & 0x0F } else { packed[i - 8] >> 4 };
+            let high = (packed[8 + i % 4] >> (2 * (i / 4))) & 3;
+            (low | high << 4) as i32 - 32
+        };
+        let mut out = y.iter_mut();
+        let mut is = 0;
+        let mut m = 1u8;
+        for half in 0..2 {
+            let q = &qs[32 * half..];
+            for shift in [0, 2, 4, 6] {
+                for part in 0..2 {
+                    let dl = d_all * scale(is) as f32;
+                    is += 1;
+                    for l in 0..16 {
+                        let k = l + 16 * part;
+                        let low = ((q[k] >> shift) & 3) as i32;
+                        let sub = if hmask[k] & m != 0 { 0 } else { 4 };
+                        *out.next().unwrap() = dl * (low - sub) as f32;
+                    }
+                }
+                m <<= 1;
+            }
+        }
+    }
+}
+
+pub(super) fn decode_q4_k(src: &[u8], dst: &mut [f32]) {
+    for (b, y) in src.chunks_exact(144).zip(dst.chunks_exact_mut(QK_K)) {
+        let (d, min) = (f16_at(b, 0), f16_at(b, 2));
+        let (scales, qs) = (&b[4..16], &b[16..144]);
+        for (c, (q, y)) in qs.chunks_exact(32).zip(y.chunks_exact_mut(64)).enumerate() {
+            let (sc1, m1) = scale_min_k4(2 * c, scales);
+            let (sc2, m2) = scale_min_k4(2 * c + 1, scales);
+            let (d1, m1) = (d * sc1 as f32, min * m1 as f32);
+            let (d2, m2) = (d * sc2 as f32, min * m2 as f32);
+            for l in 0..32 {
+                y[l] = d1 * (q[l] & 0x0F) as f32 - m1;
+                y[l + 32] = d2 * (q[l] >> 4) as f32 - m2;
+            }
+        }
+    }
+}
+
+pub(super) fn decode_q5_k(src: &[u8], dst: &mut [f32]) {
+    for (b, y) in src.chunks_exact(176).zip(dst.chunks_exact_mut(QK_K)) {
+        let (d, min) = (f16_at(b, 0), f16_at(b, 2));
+        let (scales, qh, qs) = (&b[4..16], &b[16..48], &b[48..176]);
+        for (c, (ql, y)) in qs.chunks_exact(32).zip(y.chunks_exact_mut(64)).enumerate() {
+            let (sc1, m1) = scale_min_k4(2 * c, scales);
+            let (sc2, m2) = scale_min_k4(2 * c + 1, scales);
+            let (d1, m1) = (d * sc1 as f32, min * m1 as f32);
+            let (d2, m2) = (d * sc2 as f32, min * m2 as f32);
+            let (u1, u2) = (1u8 << (2 * c), 2u8 << (2 * c));
+            for l in 0..32 {
+                let high1 = if qh[l] & u1 != 0 { 16 } else { 0 };
+                let high2 = if qh[l] & u2 != 0 { 16 } else { 0 };
+                y[l] = d1 * ((ql[l] & 0x0F) + high1) as f32 - m1;
+                y[l + 32] = d2 * ((ql[l] >> 4) + high2) as f32 - m2;
+            }
+        }
+    }
+}
+
+pub(super) fn decode_q6_k(src: &[u8], dst: &mut [f32]) {
+    for (b, y) in src.chunks_exact(210).zip(dst.chunks_exact_mut(QK_K)) {
+        let (ql, qh, sc) = (&b[0..128], &b[128..192], &b[192..208]);
+        let d = f16_at(b, 208);
+        for half in 0..2 {
+            let (ql, qh, sc, y) = (&ql[64 * half..], &qh[32 * half..], &sc[8 * half..], &mut y[128 * half..]);
+            for l in 0..32 {
+                let is = l / 16;
+                let q1 = ((ql[l] & 0x0F) | (qh[l] & 3) << 4) as i32 - 32;
+                let q2 = ((ql[l + 32] & 0x0F) | ((qh[l] >> 2) & 3) << 4) as i32 - 32;
+                let q3 = ((ql[l] >> 4) | ((qh[l] >> 4) & 3) << 4) as i32 - 32;
+                let q4 = ((ql[l + 32] >> 4) | ((qh[l] >> 6) & 3) << 4) as i32 - 32;
+                y[l] = d * (sc[is] as i8) as f32 * q1 as f32;
+                y[l + 32] = d * (sc[is + 2] as i8) as f32 * q2 as f32;
+                y[l + 64] = d * (sc[is + 4] as i8) as f32 * q3 as f32;
+                y[l + 96] = d * (sc[is + 6] as i8) as f32 * q4 as f32;
+            }
+        }
+    }
+}
+
+/// ggml's `make_qkx2_quants`: quantizes `x` to levels `0..=nmax` with a scale and a minimum,
+/// trying `nstep + 1` candidate scales and keeping the one with the least weighted squared error.
+/// Returns the scale and the (positive) minimum; `levels` receives the quants.
+fn quantize_with_min(
+    x: &[f32],
+    weights: &[f32],
+    nmax: i32,
+    levels: &mut [u8],
+    rmin: f32,
+    rdelta: f32,
+    nstep: i32,
+) -> (f32, f32) {
+    let n = x.len();
+    let mut min = x[0];
+    let mut max = x[0];
+    let mut sum_w = weights[0];
+    let mut sum_x = sum_w * x[0];
+    for i in 1..n {
+        if x[i] < min {
+            min = x[i];
+        }
+        if x[i] > max {
+            max = x[i];
+        }
+        sum_w += weights[i];
+        sum_x += weights[i] * x[i];
+    }
+    if min > 0.0 {
+        min = 0.0;
+    }
+    if max == min {
+        levels.fill(0);
+        return (0.0, -min);
+    }
+    let level = |iscale: f32, xi: f32, min: f32| nearest_int(iscale * (xi - min)).clamp(0, nmax);
+    let mut iscale = nmax as f32 / (max - min);
+    let mut scale = 1.0 / iscale;
+    let mut best_error = 0f32;
+    for i in 0..n {
+        let l = level(iscale, x[i], min);
+        levels[i] = l as u8;
+        let diff = scale * l as f32 + min - x[i];
+        best_error += weights[i] * (diff * diff);
+    }
+    let mut trial = [0u8; 32];
+    let trial = &mut trial[..n];
+    for is in 0..=nstep {
+        iscale = (rmin + rdelta * is as f32 + nmax as f32) / (max - min);
+        let (mut sum_l, mut sum_l2, mut sum_xl) = (0f32, 0f32, 0f32);
+        for i in 0..n {
+            let l = level(iscale, x[i], min);
+            trial[i] = l as u8;
+            let w = weights[i];
+            let l = l as f32;
+            sum_l += w * l;
+            sum_l2 += w * l * l;
+            sum_xl += w * l * x[i];
+        }
+        let det = sum_w * sum_l2 - sum_l * sum_l;
+        if det > 0.0 {
+            let mut this_scale = (sum_w * sum_xl - sum_x * sum_l) / det;
+            let mut this_min = (sum_l2 * sum_x - sum_l * sum_xl) / det;
+            if this_min > 0.0 {
+                this_min = 0.0;
+                this_scale = sum_xl / sum_l2;
+            }
+            let mut cur_error = 0f32;
+            for i in 0..n {
+                let diff = this_scale * trial[i] as f32 + this_min - x[i];
+                cur_error += weights[i] * (diff * diff);
+            }
+            if cur_error < best_error {
+                levels.copy_from_slice(trial);
+                best_error = cur_error;
+                scale = this_scale;
+                min = this_min;
+            }
+        }
+    }
+    (scale, -min)
+}
+
+/// The shared part of Q4_K and Q5_K encoding: per 32-value sub-block scales and minimums found
+/// by [`quantize_with_min`], quantized to 6 bits, then every value re-quantized against the
+/// stored scales. Writes `d`, `dmin` and the 12 scale bytes into `head` and returns the quants.
+fn encode_k4_scales(x: &[f32], nmax: i32, rmin: f32, nstep: i32, head: &mut [u8]) -> [u8; QK_K] {
+    let mut levels = [0u8; QK_K];
+    let mut scales = [0f32; 8];
+    let mut mins = [0f32; 8];
+    let mut weights = [0f32; 32];
+    let (mut max_scale, mut max_min) = (0f32, 0f32);
+    for j in 0..8 {
+        let xs = &x[32 * j..32 * j + 32];
+        let mut sum_x2 = 0f32;
+        for &v in xs {
+            sum_x2 += v * v;
+        }
+        let av_x = (sum_x2 / 32.0).sqrt();
+        for (w, &v) in weights.iter_mut().zip(xs) {
+            *w = av_x + v.abs();
+        }
+        (scales[j], mins[j]) =
+            quantize_with_min(xs, &weights, nmax, &mut levels[32 * j..32 * j + 32], rmin, 0.1, nstep);
+        if scales[j] > max_scale {
+            max_scale = scales[j];
+        }
+        if mins[j] > max_min {
+            max_min = mins[j];
+        }
+    }
+    let inv_scale = if max_scale > 0.0 { 63.0 / max_scale } else { 0.0 };
+    let inv_min = if max_min > 0.0 { 63.0 / max_min } else { 0.0 };
+    let packed = &mut head[4..16];
+    packed.fill(0);
+    for j in 0..8 {
+        // ggml stores nearest_int into a uint8_t before clamping: keep that wrap-around.
+        let ls = (nearest_int(inv_scale * scales[j]) as u8).min(63);
+        let lm = (nearest_int(inv_min * mins[j]) as u8).min(63);
+        if j < 4 {
+            packed[j] = ls;
+            packed[j + 4] = lm;
+        } else {
+            packed[j + 4] = (ls & 0x0F) | (lm & 0x0F) << 4;
+            packed[j - 4] |= (ls >> 4) << 6;
+            packed[j] |= (lm >> 4) << 6;
+        }
+    }
+    let d_bits = f32_to_f16_bits(max_scale / 63.0);
+    let dmin_bits = f32_to_f16_bits(max_min / 63.0);
+    head[0..2].copy_from_slice(&d_bits.to_le_bytes());
+    head[2..4].copy_from_slice(&dmin_bits.to_le_bytes());
+    let (d_all, dmin_all) = (f16_bits_to_f32(d_bits), f16_bits_to_f32(dmin_bits));
+    for j in 0..8 {
+        let (sc, m) = scale_min_k4(j, &head[4..16]);
+        let d = d_all * sc as f32;
+        if d == 0.0 {
+            continue;
+        }
+        let dm = dmin_all * m as f32;
+        for i in 32 * j..32 * j + 32 {
+            levels[i] = nearest_int((x[i] + dm) / d).clamp(0, nmax) as u8;
+        }
+    }
+    levels
+}
+
+pub(super) fn encode_q4_k(src: &[f32], dst: &mut [u8]) {
+    for (x, b) in src.chunks_exact(QK_K).zip(dst.chunks_exact_mut(144)) {
+        let levels = encode_k4_scales(x, 15, -1.0, 20, b);
+        let qs = &mut b[16..144];
+        for c in 0..4 {
+            for l in 0..32 {
+                qs[32 * c + l] = levels[64 * c + l] | levels[64 * c + 32 + l] << 4;
+            }
+        }
+    }
+}
+
+pub(super) fn encode_q5_k(src: &[f32], dst: &mut [u8]) {
+    for (x, b) in src.chunks_exact(QK_K).zip(dst.chunks_exact_mut(176)) {
+        let levels = encode_k4_scales(x, 31, -0.5, 15, b);
+        let (qh, qs) = b[16..176].split_at_mut(32);
+        qh.fill(0);
+        for c in 0..4 {
+            let (m1, m2) = (1u8 << (2 * c), 2u8 << (2 * c));
+            for j in 0..32 {
+                let mut l1 = levels[64 * c + j];
+                if l1 > 15 {
+                    l1 -= 16;
+                    qh[j] |= m1;
+                }
+                let mut l2 = levels[64 * c + 32 + j];
+                if l2 > 15 {
+                    l2 -= 16;
+                    qh[j] |= m2;
+                }
+                qs[32 * c + j] = l1 | l2 << 4;
+            }
+        }
+    }
+}
+
+/// ggml's `make_qx_quants` with `rmse_type` 1 and no weights: a symmetric scale for levels
+/// `-nmax..nmax-1`, refined over 18 nearby candidates by squared-magnitude-weighted error.
+/// `levels` receives the quants offset by `nmax`.
+fn quantize_symmetric(x: &[f32], nmax: i32, levels: &mut [i8]) -> f32 {
+    let mut max = 0f32;
+    let mut amax = 0f32;
+    for &v in x {
+        if v.abs() > amax {
+            amax = v.abs();
+            max = v;
+        }
+    }
+    if amax < GROUP_MAX_EPS {
+        levels.fill(0);
+        return 0.0;
+    }
+    let level = |iscale: f32, v: f32| nearest_int(iscale * v).clamp(-nmax, nmax - 1);
+    let sums = |iscale: f32| {
+        let (mut sumlx, mut suml2) = (0f32, 0f32);
+        for &v in x {
+            let l = level(iscale, v) as f32;
+            let w = v * v;
+            sumlx += w * v * l;
+            suml2 += w * l * l;
+        }
+        (sumlx, suml2)
+    };
+    let mut iscale = -(nmax as f32) / max;
+    for (q, &v) in levels.iter_mut().zip(x) {
+        *q = (level(iscale, v) + nmax) as i8;
+    }
+    let (sumlx, suml2) = sums(iscale);
+    let mut scale = if suml2 != 0.0 { sumlx / suml2 } else { 0.0 };
+    let mut best = scale * sumlx;
+    for is in (-9..=9).filter(|&is| is != 0) {
+        iscale = -(nmax as f32 + 0.1 * is as f32) / max;
+        let (sumlx, suml2) = sums(iscale);
+        if suml2 > 0.0 && sumlx * sumlx > best * suml2 {
+            for (q, &v) in levels.iter_mut().zip(x) {
+                *q = (level(iscale, v) + nmax) as i8;
+            }
+            scale = sumlx / suml2;
+            best = scale * sumlx;
+        }
+    }
+    scale
+}
+
+pub(super) fn encode_q6_k(src: &[f32], dst: &mut [u8]) {
+    for (x, b) in src.chunks_exact(QK_K).zip(dst.chunks_exact_mut(210)) {
+        let mut levels = [0i8; QK_K];
+        let mut scales = [0f32; 16];
+        let (mut max_scale, mut max_abs_scale) = (0f32, 0f32);
+        for ib in 0..16 {
+            scales[ib] = quantize_symmetric(&x[16 * ib..16 * ib + 16], 32, &mut levels[16 * ib..16 * ib + 16]);
+            if scales[ib].abs() > max_abs_scale {
+                max_abs_scale = scales[ib].abs();
+                max_scale = scales[ib];
+            }
+        }
+        if max_abs_scale < GROUP_MAX_EPS {
+            b.fill(0);
+            continue;
+        }
+        let iscale = -128.0 / max_scale;
+        let d_bits = f32_to_f16_bits(1.0 / iscale);
+        b[208..210].copy_from_slice(&d_bits.to_le_bytes());
+        let d_all = f16_bits_to_f32(d_bits);
+        for ib in 0..16 {
+            let sc = nearest_int(iscale * scales[ib]).min(127) as i8;
+            b[192 + ib] = sc as u8;
+            let d = d_all * sc as f32;
+            if d == 0.0 {
+                continue;
+            }
+            for i in 16 * ib..16 * ib + 16 {
+                levels[i] = (nearest_int(x[i] / d).clamp(-32, 31) + 32) as i8;
+            }
+        }
+        let (ql, qh) = b[..192].split_at_mut(128);
+        for half in 0..2 {
+            let l6 = |k: usize| levels[128 * half + k] as u8;
+            for l in 0..32 {
+                ql[64 * half + l] = (l6(l) & 0x0F) | (l6(l + 64) & 0x0F) << 4;
+                ql[64 * half + l + 32] = (l6(l + 32) & 0x0F) | (l6(l + 96) & 0x0F) << 4;
+                qh[32 * half + l] =
+                    l6(l) >> 4 | (l6(l + 32) >> 4) << 2 | (l6(l + 64) >> 4) << 4 | (l6(l + 96) >> 4) << 6;
+            }
+        }
+    }
+}
