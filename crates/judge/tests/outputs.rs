@@ -16,7 +16,6 @@ struct Row {
     scale_max: Option<u32>,
     #[serde(default, deserialize_with = "present")]
     reasoning: Option<Option<String>>,
-    #[allow(dead_code)]
     note: Option<String>,
 }
 
@@ -55,7 +54,12 @@ fn parses_realistic_outputs() {
         let parsed = parse_verdict(&row.text, labels(row));
         let got = parsed.as_ref().ok().map(|verdict| verdict.result);
         if got != expected {
-            mismatches.push(format!("line {}: expected {expected:?}, got {parsed:?}\n    {:?}", index + 1, row.text));
+            let note = row.note.as_deref().unwrap_or("");
+            mismatches.push(format!(
+                "line {} {note}: expected {expected:?}, got {parsed:?}\n    {:?}",
+                index + 1,
+                row.text
+            ));
             continue;
         }
         if let (Some(expected_reasoning), Ok(verdict)) = (&row.reasoning, &parsed)
