@@ -1,0 +1,228 @@
+//! A tokenizer from GGUF `tokenizer.ggml.*` metadata, built to tokenize as llama.cpp does.
+//!
+//! Two vocabulary types, as `tokenizer.ggml.model` names them:
+//! * `gpt2`: byte-level BPE with `tokenizer.ggml.merges` and the word split that
+//!   `tokenizer.ggml.pre` names (Llama 3, SmolLM2, GPT-2).
+//! * `llama`: SentencePiece BPE driven by `tokenizer.ggml.scores`, with `▁` for spaces, a space in
+//!   front of the text and byte fallback (Llama 2, Mistral, TinyLlama).
+//!
+//! Control tokens are left out of the Hugging Face model on purpose: that model only ever sees
+//! plain text, so no text can turn into a control token there; templates get control tokens
+//! through [`crate::Tokenizer::encode_segments`] alone.
+
+use std::collections::{HashMap, HashSet};
+
+use selene_gguf::{Array, Metadata};
+use tokenizers::models::bpe::{BPE, Vocab};
+use tokenizers::normalizers::{NormalizerWrapper, Prepend, Replace, Sequence as NormalizerSequence};
+use tokenizers::{AddedToken, Tokenizer as HfTokenizer};
+
+use crate::decode::Spelling;
+use crate::error::{Error, Result};
+use crate::pretokenize::PreTokenizer;
+use crate::tokenizer::{Parts, Tokenizer};
+use crate::vocab::{NamedIds, Token, TokenKind, role_keys};
+
+const MODEL: &str = "tokenizer.ggml.model";
+const TOKENS: &str = "tokenizer.ggml.tokens";
+const TOKEN_TYPES: &str = "tokenizer.ggml.token_type";
+const MERGES: &str = "tokenizer.ggml.merges";
+const SCORES: &str = "tokenizer.ggml.scores";
+
+pub(crate) fn tokenizer_from_gguf(metadata: &Metadata) -> Result<Tokenizer> {
+    let model = metadata.require_str(MODEL)?;
+    let mut tokens = read_tokens(metadata)?;
+    let n = tokens.len();
+    let (encoder, spelling, defaults) = match model {
+        "gpt2" => {
+            let pre = PreTokenizer::from_name(metadata.optional_str("tokenizer.ggml.pre")?)?;
+            let encoder = byte_level_bpe(metadata, &tokens, pre)?;
+            let defaults = Defaults { bos: Some(11), eos: Some(11), add_bos: pre.adds_bos_by_default() };
+            (encoder, Spelling::ByteLevel, defaults)
+        }
+        "llama" => {
+            let add_space_prefix = metadata.optional_bool("tokenizer.ggml.add_space_prefix")?.unwrap_or(true);
+            let encoder = sentencepiece_bpe(metadata, &tokens, add_space_prefix)?;
+            let defaults = Defaults { bos: Some(1), eos: Some(2), add_bos: true };
+            (encoder, Spelling::SentencePiece { strip_first_space: add_space_prefix }, defaults)
+        }
+        other => {
+            return Err(Error::metadata(MODEL, format!("unsupported tokenizer model {other:?} (supported: gpt2, llama)")));
+        }
+    };
+    let in_vocab = |id: u32| ((id as usize) < n).then_some(id);
+    let named = NamedIds {
+        bos: optional_id(metadata, "tokenizer.ggml.bos_token_id", n)?.or(defaults.bos.and_then(in_vocab)),
+        eos: optional_id(metadata, "tokenizer.ggml.eos_token_id", n)?.or(defaults.eos.and_then(in_vocab)),
+        roles: role_keys()
+            .map(|key| Ok(optional_id(metadata, key, n)?.map(|id| (key, id))))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .flatten()
+            .collect(),
+    };
+    let add_bos = metadata.optional_bool("tokenizer.ggml.add_bos_token")?.unwrap_or(defaults.add_bos);
+    let chat_template = metadata.optional_str("tokenizer.chat_template")?.map(str::to_owned);
+    // Mark the tokens llama.cpp recognizes as control before the encoder is finished, so that
+    // user-defined tokens promoted to control are not matched in plain text.
+    let eog = crate::vocab::promote_and_find_end_of_generation(&mut tokens, &named);
+    let encoder = with_user_defined_tokens(encoder, &tokens)?;
+    Tokenizer::assemble(Parts { encoder, tokens, spelling, named, eog, add_bos, chat_template })
+}
+
+/// llama.cpp's defaults for ids and flags the metadata leaves out.
+struct Defaults {
+    bos: Option<u32>,
+    eos: Option<u32>,
+    add_bos: bool,
+}
+
+fn read_tokens(metadata: &Metadata) -> Result<Vec<Token>> {
+    let Array::String(texts) = metadata.require_array(TOKENS)? else {
+        return Err(Error::metadata(TOKENS, "must be an array of strings"));
+    };
+    if texts.is_empty() {
+        return Err(Error::metadata(TOKENS, "is empty"));
+    }
+    let kinds: Vec<TokenKind> = match metadata.get(TOKEN_TYPES) {
+        None => vec![TokenKind::Normal; texts.len()],
+        Some(_) => match metadata.require_array(TOKEN_TYPES)? {
+            Array::I32(codes) if codes.len() >= texts.len() => codes.iter().map(|&c| TokenKind::from_gguf(c)).collect(),
+            Array::I32(codes) => {
+                return Err(Error::metadata(
+                    TOKEN_TYPES,
+                    format!("has {} entries for {} tokens", codes.len(), texts.len()),
+                ));
+            }
+            other => {
+                return Err(Error::metadata(
+                    TOKEN_TYPES,
+                    format!("must be an array of i32, not of {}", other.element_type().name()),
+                ));
+            }
+        },
+    };
+    let mut seen = HashMap::with_capacity(texts.len());
+    let mut tokens = Vec::with_capacity(texts.len());
+    for (id, (text, kind)) in texts.iter().zip(kinds).enumerate() {
+        // llama.cpp renames empty tokens so that every text names one id.
+        let text = if text.is_empty() { format!("[EMPTY_{id}]") } else { text.clone() };
+        if let Some(first) = seen.insert(text.clone(), id) {
+            return Err(Error::metadata(TOKENS, format!("token {id} repeats token {first} ({text:?})")));
+        }
+        tokens.push(Token { text, kind });
+    }
+    Ok(tokens)
+}
+
+fn optional_id(metadata: &Metadata, key: &str, n: usize) -> Result<Option<u32>> {
+    match metadata.optional_u64(key)? {
+        None => Ok(None),
+        Some(id) if (id as usize) < n => Ok(Some(id as u32)),
+        Some(id) => Err(Error::metadata(key, format!("token id {id} is outside the vocabulary of {n} tokens"))),
+    }
+}
+
+/// The vocabulary the Hugging Face model may produce: every token but control and unknown ones.
+fn plain_vocab(tokens: &[Token]) -> Vocab {
+    tokens
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !t.kind.is_special())
+        .map(|(id, t)| (t.text.clone(), id as u32))
+        .collect()
+}
+
+fn byte_level_bpe(metadata: &Metadata, tokens: &[Token], pre: PreTokenizer) -> Result<HfTokenizer> {
+    let Array::String(lines) = metadata.require_array(MERGES)? else {
+        return Err(Error::metadata(MERGES, "must be an array of strings"));
+    };
+    let vocab = plain_vocab(tokens);
+    let mut seen = HashSet::with_capacity(lines.len());
+    let mut merges = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        // llama.cpp splits at the first space after the first byte, and keeps the first rank
+        // of a repeated merge.
+        let Some(at) = line.bytes().skip(1).position(|b| b == b' ').map(|p| p + 1) else {
+            return Err(Error::metadata(MERGES, format!("merge {i} ({line:?}) is not two tokens separated by a space")));
+        };
+        let (left, right) = (&line[..at], &line[at + 1..]);
+        // A merge that involves a token the model cannot produce (control tokens) never applies.
+        let merged = format!("{left}{right}");
+        if !(vocab.contains_key(left) && vocab.contains_key(right) && vocab.contains_key(&merged)) {
+            continue;
+        }
+        if seen.insert((left, right)) {
+            merges.push((left.to_owned(), right.to_owned()));
+        }
+    }
+    let model = BPE::builder()
+        .vocab_and_merges(vocab, merges)
+        .ignore_merges(pre.ignores_merges())
+        .build()
+        .map_err(Error::tokenizers)?;
+    let mut encoder = HfTokenizer::new(model);
+    encoder.with_pre_tokenizer(Some(pre.build()?));
+    Ok(encoder)
+}
+
+/// SentencePiece BPE as llama.cpp runs it: repeatedly merge the adjacent pair whose
+/// concatenation is the vocabulary token with the highest score, leftmost first. In Hugging Face
+/// terms that is BPE whose merges are every split of every token into two tokens, ranked by the
+/// score of the token they make, with byte fallback for characters outside the vocabulary.
+fn sentencepiece_bpe(metadata: &Metadata, tokens: &[Token], add_space_prefix: bool) -> Result<HfTokenizer> {
+    let scores: Vec<f32> = match metadata.require_array(SCORES)? {
+        Array::F32(s) if s.len() >= tokens.len() => s.clone(),
+        Array::I32(s) if s.len() >= tokens.len() => s.iter().map(|&v| v as f32).collect(),
+        Array::F32(_) | Array::I32(_) => {
+            return Err(Error::metadata(SCORES, format!("has fewer entries than the {} tokens", tokens.len())));
+        }
+        other => {
+            return Err(Error::metadata(SCORES, format!("must be an array of f32, not of {}", other.element_type().name())));
+        }
+    };
+    let vocab = plain_vocab(tokens);
+    let mut ranked: Vec<(f32, u32, String, String)> = Vec::new();
+    for (id, token) in tokens.iter().enumerate() {
+        if !matches!(token.kind, TokenKind::Normal | TokenKind::UserDefined) {
+            continue;
+        }
+        let text = &token.text;
+        for (at, _) in text.char_indices().skip(1) {
+            let (left, right) = text.split_at(at);
+            if vocab.contains_key(left) && vocab.contains_key(right) {
+                ranked.push((scores[id], id as u32, left.to_owned(), right.to_owned()));
+            }
+        }
+    }
+    // Highest score first; among equal scores the order llama.cpp would see them in is position,
+    // which BPE's own tie-break (leftmost) already gives, so any fixed order will do.
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let merges = ranked.into_iter().map(|(_, _, l, r)| (l, r)).collect();
+    let mut builder = BPE::builder().vocab_and_merges(vocab, merges).byte_fallback(true).fuse_unk(true);
+    if let Some(unk) = tokens.iter().find(|t| t.kind == TokenKind::Unknown) {
+        builder = builder.unk_token(unk.text.clone());
+    }
+    let mut encoder = HfTokenizer::new(builder.build().map_err(Error::tokenizers)?);
+    let mut steps = Vec::new();
+    if add_space_prefix {
+        steps.push(NormalizerWrapper::Prepend(Prepend::new("▁".to_owned())));
+    }
+    steps.push(NormalizerWrapper::Replace(Replace::new(" ", "▁").map_err(Error::tokenizers)?));
+    encoder.with_normalizer(Some(NormalizerWrapper::Sequence(NormalizerSequence::new(steps)))).map_err(Error::tokenizers)?;
+    Ok(encoder)
+}
+
+/// User-defined tokens are matched in any text before the model runs, as llama.cpp does even
+/// when it does not parse special tokens.
+fn with_user_defined_tokens(mut encoder: HfTokenizer, tokens: &[Token]) -> Result<HfTokenizer> {
+    let added: Vec<AddedToken> = tokens
+        .iter()
+        .filter(|t| t.kind == TokenKind::UserDefined)
+        .map(|t| AddedToken::from(t.text.clone(), false).normalized(false))
+        .collect();
+    if !added.is_empty() {
+        encoder.add_tokens(added).map_err(Error::tokenizers)?;
+    }
+    Ok(encoder)
+}
