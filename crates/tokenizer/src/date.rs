@@ -8,8 +8,20 @@ pub struct Date {
     day: u8,
 }
 
-const MONTHS: [&str; 12] =
-    ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
 const WEEKDAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
 
 impl Date {
@@ -30,7 +42,8 @@ impl Date {
     fn weekday(self) -> usize {
         const OFFSETS: [i32; 12] = [0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4];
         let y = if self.month < 3 { self.year - 1 } else { self.year };
-        let sunday_based = (y + y.div_euclid(4) - y.div_euclid(100) + y.div_euclid(400)
+        let sunday_based = (y + y.div_euclid(4) - y.div_euclid(100)
+            + y.div_euclid(400)
             + OFFSETS[usize::from(self.month - 1)]
             + i32::from(self.day))
         .rem_euclid(7);

@@ -34,7 +34,9 @@ impl ByteTable {
             .iter()
             .map(|token| match (token.kind, spelling) {
                 // Added tokens are stored as plain text in both spellings.
-                (TokenKind::Control | TokenKind::Unknown | TokenKind::UserDefined, _) => Box::<[u8]>::from(token.text.as_bytes()),
+                (TokenKind::Control | TokenKind::Unknown | TokenKind::UserDefined, _) => {
+                    Box::<[u8]>::from(token.text.as_bytes())
+                }
                 (_, Spelling::ByteLevel) => token
                     .text
                     .chars()
@@ -164,7 +166,10 @@ fn complete_prefix_len(bytes: &[u8]) -> usize {
             0xF0..=0xF4 => 4,
             _ => return n, // ASCII or a byte that can never start a sequence
         };
-        return if back < needed && std::str::from_utf8(&bytes[n - back..]).is_err() && could_complete(&bytes[n - back..]) {
+        return if back < needed
+            && std::str::from_utf8(&bytes[n - back..]).is_err()
+            && could_complete(&bytes[n - back..])
+        {
             n - back
         } else {
             n

@@ -4,7 +4,8 @@
 //! * `gpt2`: byte-level BPE with `tokenizer.ggml.merges` and the word split that
 //!   `tokenizer.ggml.pre` names (Llama 3, SmolLM2, GPT-2).
 //! * `llama`: SentencePiece BPE driven by `tokenizer.ggml.scores`, with `▁` for spaces, a space in
-//!   front of the text and byte fallback (Llama 2, Mistral, TinyLlama).
+//!   front of the text and byte fallback (Llama 2, Mistral, TinyLlama); see [`crate::sentencepiece`]
+//!   for why this one does not go through Hugging Face `tokenizers`.
 //!
 //! Control tokens are left out of the Hugging Face model on purpose: that model only ever sees
 //! plain text, so no text can turn into a control token there; templates get control tokens
@@ -14,13 +15,13 @@ use std::collections::{HashMap, HashSet};
 
 use selene_gguf::{Array, Metadata};
 use tokenizers::models::bpe::{BPE, Vocab};
-use tokenizers::normalizers::{NormalizerWrapper, Prepend, Replace, Sequence as NormalizerSequence};
 use tokenizers::{AddedToken, Tokenizer as HfTokenizer};
 
 use crate::decode::Spelling;
 use crate::error::{Error, Result};
 use crate::pretokenize::PreTokenizer;
-use crate::tokenizer::{Parts, Tokenizer};
+use crate::sentencepiece::SentencePiece;
+use crate::tokenizer::{Parts, PlainEncoder, Tokenizer};
 use crate::vocab::{NamedIds, Token, TokenKind, role_keys};
 
 const MODEL: &str = "tokenizer.ggml.model";
@@ -36,18 +37,25 @@ pub(crate) fn tokenizer_from_gguf(metadata: &Metadata) -> Result<Tokenizer> {
     let (encoder, spelling, defaults) = match model {
         "gpt2" => {
             let pre = PreTokenizer::from_name(metadata.optional_str("tokenizer.ggml.pre")?)?;
-            let encoder = byte_level_bpe(metadata, &tokens, pre)?;
+            let encoder = Encoder::Hf(Box::new(byte_level_bpe(metadata, &tokens, pre)?));
             let defaults = Defaults { bos: Some(11), eos: Some(11), add_bos: pre.adds_bos_by_default() };
             (encoder, Spelling::ByteLevel, defaults)
         }
         "llama" => {
             let add_space_prefix = metadata.optional_bool("tokenizer.ggml.add_space_prefix")?.unwrap_or(true);
-            let encoder = sentencepiece_bpe(metadata, &tokens, add_space_prefix)?;
+            let scores = read_scores(metadata, n)?;
             let defaults = Defaults { bos: Some(1), eos: Some(2), add_bos: true };
-            (encoder, Spelling::SentencePiece { strip_first_space: add_space_prefix }, defaults)
+            (
+                Encoder::SentencePiece(scores, add_space_prefix),
+                Spelling::SentencePiece { strip_first_space: add_space_prefix },
+                defaults,
+            )
         }
         other => {
-            return Err(Error::metadata(MODEL, format!("unsupported tokenizer model {other:?} (supported: gpt2, llama)")));
+            return Err(Error::metadata(
+                MODEL,
+                format!("unsupported tokenizer model {other:?} (supported: gpt2, llama)"),
+            ));
         }
     };
     let in_vocab = |id: u32| ((id as usize) < n).then_some(id);
@@ -66,8 +74,20 @@ pub(crate) fn tokenizer_from_gguf(metadata: &Metadata) -> Result<Tokenizer> {
     // Mark the tokens llama.cpp recognizes as control before the encoder is finished, so that
     // user-defined tokens promoted to control are not matched in plain text.
     let eog = crate::vocab::promote_and_find_end_of_generation(&mut tokens, &named);
-    let encoder = with_user_defined_tokens(encoder, &tokens)?;
+    let encoder = match encoder {
+        Encoder::Hf(hf) => PlainEncoder::Hf(Box::new(with_user_defined_tokens(*hf, &tokens)?)),
+        Encoder::SentencePiece(scores, add_space_prefix) => {
+            PlainEncoder::SentencePiece(SentencePiece::new(&tokens, scores, add_space_prefix)?)
+        }
+    };
     Tokenizer::assemble(Parts { encoder, tokens, spelling, named, eog, add_bos, chat_template })
+}
+
+/// The encoder, before the token kinds are final.
+enum Encoder {
+    Hf(Box<HfTokenizer>),
+    /// Scores and whether a space goes in front of the text.
+    SentencePiece(Vec<f32>, bool),
 }
 
 /// llama.cpp's defaults for ids and flags the metadata leaves out.
@@ -125,12 +145,7 @@ fn optional_id(metadata: &Metadata, key: &str, n: usize) -> Result<Option<u32>> 
 
 /// The vocabulary the Hugging Face model may produce: every token but control and unknown ones.
 fn plain_vocab(tokens: &[Token]) -> Vocab {
-    tokens
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| !t.kind.is_special())
-        .map(|(id, t)| (t.text.clone(), id as u32))
-        .collect()
+    tokens.iter().enumerate().filter(|(_, t)| !t.kind.is_special()).map(|(id, t)| (t.text.clone(), id as u32)).collect()
 }
 
 fn byte_level_bpe(metadata: &Metadata, tokens: &[Token], pre: PreTokenizer) -> Result<HfTokenizer> {
@@ -144,7 +159,10 @@ fn byte_level_bpe(metadata: &Metadata, tokens: &[Token], pre: PreTokenizer) -> R
         // llama.cpp splits at the first space after the first byte, and keeps the first rank
         // of a repeated merge.
         let Some(at) = line.bytes().skip(1).position(|b| b == b' ').map(|p| p + 1) else {
-            return Err(Error::metadata(MERGES, format!("merge {i} ({line:?}) is not two tokens separated by a space")));
+            return Err(Error::metadata(
+                MERGES,
+                format!("merge {i} ({line:?}) is not two tokens separated by a space"),
+            ));
         };
         let (left, right) = (&line[..at], &line[at + 1..]);
         // A merge that involves a token the model cannot produce (control tokens) never applies.
@@ -166,51 +184,15 @@ fn byte_level_bpe(metadata: &Metadata, tokens: &[Token], pre: PreTokenizer) -> R
     Ok(encoder)
 }
 
-/// SentencePiece BPE as llama.cpp runs it: repeatedly merge the adjacent pair whose
-/// concatenation is the vocabulary token with the highest score, leftmost first. In Hugging Face
-/// terms that is BPE whose merges are every split of every token into two tokens, ranked by the
-/// score of the token they make, with byte fallback for characters outside the vocabulary.
-fn sentencepiece_bpe(metadata: &Metadata, tokens: &[Token], add_space_prefix: bool) -> Result<HfTokenizer> {
-    let scores: Vec<f32> = match metadata.require_array(SCORES)? {
-        Array::F32(s) if s.len() >= tokens.len() => s.clone(),
-        Array::I32(s) if s.len() >= tokens.len() => s.iter().map(|&v| v as f32).collect(),
-        Array::F32(_) | Array::I32(_) => {
-            return Err(Error::metadata(SCORES, format!("has fewer entries than the {} tokens", tokens.len())));
-        }
+fn read_scores(metadata: &Metadata, n: usize) -> Result<Vec<f32>> {
+    match metadata.require_array(SCORES)? {
+        Array::F32(s) if s.len() >= n => Ok(s.clone()),
+        Array::I32(s) if s.len() >= n => Ok(s.iter().map(|&v| v as f32).collect()),
+        Array::F32(_) | Array::I32(_) => Err(Error::metadata(SCORES, format!("has fewer entries than the {n} tokens"))),
         other => {
-            return Err(Error::metadata(SCORES, format!("must be an array of f32, not of {}", other.element_type().name())));
-        }
-    };
-    let vocab = plain_vocab(tokens);
-    let mut ranked: Vec<(f32, u32, String, String)> = Vec::new();
-    for (id, token) in tokens.iter().enumerate() {
-        if !matches!(token.kind, TokenKind::Normal | TokenKind::UserDefined) {
-            continue;
-        }
-        let text = &token.text;
-        for (at, _) in text.char_indices().skip(1) {
-            let (left, right) = text.split_at(at);
-            if vocab.contains_key(left) && vocab.contains_key(right) {
-                ranked.push((scores[id], id as u32, left.to_owned(), right.to_owned()));
-            }
+            Err(Error::metadata(SCORES, format!("must be an array of f32, not of {}", other.element_type().name())))
         }
     }
-    // Highest score first; among equal scores the order llama.cpp would see them in is position,
-    // which BPE's own tie-break (leftmost) already gives, so any fixed order will do.
-    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    let merges = ranked.into_iter().map(|(_, _, l, r)| (l, r)).collect();
-    let mut builder = BPE::builder().vocab_and_merges(vocab, merges).byte_fallback(true).fuse_unk(true);
-    if let Some(unk) = tokens.iter().find(|t| t.kind == TokenKind::Unknown) {
-        builder = builder.unk_token(unk.text.clone());
-    }
-    let mut encoder = HfTokenizer::new(builder.build().map_err(Error::tokenizers)?);
-    let mut steps = Vec::new();
-    if add_space_prefix {
-        steps.push(NormalizerWrapper::Prepend(Prepend::new("▁".to_owned())));
-    }
-    steps.push(NormalizerWrapper::Replace(Replace::new(" ", "▁").map_err(Error::tokenizers)?));
-    encoder.with_normalizer(Some(NormalizerWrapper::Sequence(NormalizerSequence::new(steps)))).map_err(Error::tokenizers)?;
-    Ok(encoder)
 }
 
 /// User-defined tokens are matched in any text before the model runs, as llama.cpp does even

@@ -10,7 +10,7 @@ use tokenizers::Tokenizer as HfTokenizer;
 
 use crate::decode::Spelling;
 use crate::error::{Error, Result};
-use crate::tokenizer::{Parts, Tokenizer};
+use crate::tokenizer::{Parts, PlainEncoder, Tokenizer};
 use crate::vocab::{NamedIds, Token, TokenKind, promote_and_find_end_of_generation};
 
 const JSON: &str = "tokenizer.json";
@@ -40,7 +40,15 @@ pub(crate) fn tokenizer_from_json(tokenizer_json: &[u8], config_json: Option<&[u
     };
     let chat_template = chat_template(&config)?;
     let eog = promote_and_find_end_of_generation(&mut tokens, &named);
-    Tokenizer::assemble(Parts { encoder, tokens, spelling, named, eog, add_bos, chat_template })
+    Tokenizer::assemble(Parts {
+        encoder: PlainEncoder::Hf(Box::new(encoder)),
+        tokens,
+        spelling,
+        named,
+        eog,
+        add_bos,
+        chat_template,
+    })
 }
 
 fn json_error(file: &'static str, e: impl std::fmt::Display) -> Error {
@@ -54,7 +62,12 @@ fn read_tokens(encoder: &HfTokenizer, spelling: Spelling) -> Result<Vec<Token>> 
     for (text, id) in vocab {
         match texts.get_mut(id as usize) {
             Some(slot) => *slot = Some(text),
-            None => return Err(Error::Json { file: JSON, why: format!("token {text:?} has id {id}, past the vocabulary") }),
+            None => {
+                return Err(Error::Json {
+                    file: JSON,
+                    why: format!("token {text:?} has id {id}, past the vocabulary"),
+                });
+            }
         }
     }
     let added = encoder.get_added_tokens_decoder();
@@ -97,7 +110,10 @@ fn spelling(json: &Value) -> Result<Spelling> {
         });
         return Ok(Spelling::SentencePiece { strip_first_space: strips });
     }
-    Err(Error::Json { file: JSON, why: format!("unsupported decoder {kinds:?} (supported: ByteLevel, SentencePiece byte fallback)") })
+    Err(Error::Json {
+        file: JSON,
+        why: format!("unsupported decoder {kinds:?} (supported: ByteLevel, SentencePiece byte fallback)"),
+    })
 }
 
 /// `bos_token` / `eos_token` of the config: a string, or an object with `content`.
@@ -117,10 +133,9 @@ fn post_processor_starts_with(post_processor: &Value, bos: &str) -> bool {
             .get("processors")
             .and_then(Value::as_array)
             .is_some_and(|ps| ps.iter().any(|p| post_processor_starts_with(p, bos))),
-        Some("TemplateProcessing") => post_processor
-            .pointer("/single/0/SpecialToken/id")
-            .and_then(Value::as_str)
-            .is_some_and(|id| id == bos),
+        Some("TemplateProcessing") => {
+            post_processor.pointer("/single/0/SpecialToken/id").and_then(Value::as_str).is_some_and(|id| id == bos)
+        }
         _ => false,
     }
 }
@@ -136,6 +151,8 @@ fn chat_template(config: &Value) -> Result<Option<String>> {
             .and_then(|t| t.get("template"))
             .and_then(Value::as_str)
             .map(str::to_owned)),
-        Some(_) => Err(Error::Json { file: CONFIG, why: "chat_template must be a string or a list of named templates".into() }),
+        Some(_) => {
+            Err(Error::Json { file: CONFIG, why: "chat_template must be a string or a list of named templates".into() })
+        }
     }
 }

@@ -15,6 +15,7 @@ mod error;
 mod from_gguf;
 mod from_json;
 mod pretokenize;
+mod sentencepiece;
 mod tokenizer;
 mod vocab;
 

@@ -45,7 +45,9 @@ impl PreTokenizer {
             Some(other) => {
                 return Err(Error::metadata(
                     "tokenizer.ggml.pre",
-                    format!("unsupported pre-tokenizer {other:?} (supported: llama-bpe, llama3, llama-v3, smollm, gpt-2, default)"),
+                    format!(
+                        "unsupported pre-tokenizer {other:?} (supported: llama-bpe, llama3, llama-v3, smollm, gpt-2, default)"
+                    ),
                 ));
             }
         })

@@ -6,6 +6,7 @@ use tokenizers::Tokenizer as HfTokenizer;
 use crate::chat::ChatTemplate;
 use crate::decode::{ByteTable, Spelling, StreamDecoder};
 use crate::error::{Error, Result};
+use crate::sentencepiece::SentencePiece;
 use crate::vocab::{NamedIds, Token};
 
 /// A piece of text to encode, marked with whether special tokens may come from it.
@@ -26,10 +27,17 @@ impl Segment {
     }
 }
 
+/// Encodes plain text; never produces control tokens.
+pub(crate) enum PlainEncoder {
+    /// A Hugging Face `tokenizers` pipeline.
+    Hf(Box<HfTokenizer>),
+    /// llama.cpp's SentencePiece merge loop.
+    SentencePiece(SentencePiece),
+}
+
 /// What a vocabulary source hands to [`Tokenizer::assemble`].
 pub(crate) struct Parts {
-    /// Encodes plain text; never produces control tokens.
-    pub(crate) encoder: HfTokenizer,
+    pub(crate) encoder: PlainEncoder,
     pub(crate) tokens: Vec<Token>,
     pub(crate) spelling: Spelling,
     pub(crate) named: NamedIds,
@@ -46,7 +54,7 @@ pub(crate) struct Parts {
 /// chat templates such as Llama 3's write `<|begin_of_text|>` themselves, and then the caller
 /// must not add a second one).
 pub struct Tokenizer {
-    encoder: HfTokenizer,
+    encoder: PlainEncoder,
     /// Finds special tokens in template text, leftmost-longest.
     special_matcher: Option<AhoCorasick>,
     /// The id of each pattern of `special_matcher`.
@@ -88,7 +96,9 @@ impl Tokenizer {
         let Parts { mut encoder, tokens, spelling, named, eog, add_bos, chat_template } = parts;
         // Special tokens registered with the encoder (tokenizer.json declares them) must never
         // be matched in what it encodes: it only sees plain text.
-        encoder.set_encode_special_tokens(true);
+        if let PlainEncoder::Hf(hf) = &mut encoder {
+            hf.set_encode_special_tokens(true);
+        }
         let (patterns, special_ids): (Vec<&str>, Vec<u32>) = tokens
             .iter()
             .enumerate()
@@ -158,8 +168,13 @@ impl Tokenizer {
         if text.is_empty() {
             return Ok(());
         }
-        let encoding = self.encoder.encode_fast(text, false).map_err(Error::tokenizers)?;
-        ids.extend_from_slice(encoding.get_ids());
+        match &self.encoder {
+            PlainEncoder::Hf(hf) => {
+                let encoding = hf.encode_fast(text, false).map_err(Error::tokenizers)?;
+                ids.extend_from_slice(encoding.get_ids());
+            }
+            PlainEncoder::SentencePiece(sp) => sp.encode(text, ids),
+        }
         Ok(())
     }
 

@@ -48,9 +48,15 @@ fn templates_render_like_transformers() {
                 let template_specials: usize = segments
                     .iter()
                     .filter(|s| matches!(s, Segment::Template(_)))
-                    .map(|s| tokenizer.encode(s.text(), true).unwrap().iter().filter(|&&id| tokenizer.is_special(id)).count())
+                    .map(|s| {
+                        tokenizer.encode(s.text(), true).unwrap().iter().filter(|&&id| tokenizer.is_special(id)).count()
+                    })
                     .sum();
-                assert_eq!(ids.iter().filter(|&&id| tokenizer.is_special(id)).count(), template_specials, "{name}: {messages:?}");
+                assert_eq!(
+                    ids.iter().filter(|&&id| tokenizer.is_special(id)).count(),
+                    template_specials,
+                    "{name}: {messages:?}"
+                );
                 assert!(reference.iter().filter(|&&id| tokenizer.is_special(id)).count() > template_specials);
                 assert_eq!(tokenizer.decode(&ids, false).unwrap(), expected);
             } else {
@@ -71,7 +77,10 @@ fn gguf_and_json_templates_load() {
     assert!(text.ends_with("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"), "{text:?}");
     let llama = llama31().chat_template().unwrap().expect("Llama 3.1 config has a chat template");
     let text = llama.render_text(&[Message::new("user", " Hi ")], true).unwrap();
-    assert_eq!(text, "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+    assert_eq!(
+        text,
+        "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+    );
 }
 
 #[test]
@@ -79,7 +88,12 @@ fn templates_that_rewrite_content_are_refused() {
     let upper = ChatTemplate::new("{% for m in messages %}{{ m.content | upper }}{% endfor %}", "", "").unwrap();
     let err = upper.render(&[Message::new("user", "hi")], false).unwrap_err();
     assert!(err.to_string().contains("rewrites message contents"), "{err}");
-    let peek = ChatTemplate::new("{% for m in messages %}{% if m.content == 'hi' %}HI{% endif %}{{ m.content }}{% endfor %}", "", "").unwrap();
+    let peek = ChatTemplate::new(
+        "{% for m in messages %}{% if m.content == 'hi' %}HI{% endif %}{{ m.content }}{% endfor %}",
+        "",
+        "",
+    )
+    .unwrap();
     let err = peek.render(&[Message::new("user", "hi")], false).unwrap_err();
     assert!(err.to_string().contains("inspects or rewrites"), "{err}");
     let raising = ChatTemplate::new("{{ raise_exception('no system role') }}", "", "").unwrap();

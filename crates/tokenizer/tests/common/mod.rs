@@ -32,6 +32,14 @@ pub fn smollm2() -> &'static Tokenizer {
     TOKENIZER.get_or_init(|| Tokenizer::from_gguf(&smollm2_metadata()).unwrap())
 }
 
+pub fn llama2() -> &'static Tokenizer {
+    static TOKENIZER: OnceLock<Tokenizer> = OnceLock::new();
+    TOKENIZER.get_or_init(|| {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/llama2_vocab.gguf");
+        Tokenizer::from_gguf(selene_gguf::GgufModel::open(path).unwrap().metadata()).unwrap()
+    })
+}
+
 pub fn llama31_files() -> (Vec<u8>, Vec<u8>) {
     let json = selene_fixtures::llama31_tokenizer();
     let config = json.with_file_name("tokenizer_config.json");
