@@ -24,11 +24,14 @@ pub fn build(dir: &Path, config: &LlamaConfig, ftype: FileType, total_params: u6
     for (key, value) in sampling(dir)? {
         m.set(key, value);
     }
+    let raw_config = read_json(&dir.join(crate::checkpoint::CONFIG))?;
     let folder = dir.canonicalize().ok().and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()));
-    let names = model_name::from_folder(folder.as_deref().unwrap_or("model"), total_params);
+    let name_or_path = raw_config.get("_name_or_path").and_then(Json::as_str);
+    let names = model_name::guess(name_or_path, folder.as_deref().unwrap_or("model"), total_params);
     m.set("general.name", Value::String(names.name));
     let optional = [
         ("general.version", names.version),
+        ("general.organization", names.organization),
         ("general.finetune", names.finetune),
         ("general.basename", names.basename),
         ("general.size_label", names.size_label),
@@ -58,7 +61,6 @@ pub fn build(dir: &Path, config: &LlamaConfig, ftype: FileType, total_params: u6
     m.set("llama.vocab_size", Value::U32(config.n_vocab));
     m.set("llama.rope.dimension_count", Value::U32(config.head_dim));
 
-    let raw_config = read_json(&dir.join(crate::checkpoint::CONFIG))?;
     for (key, value) in vocab::metadata(dir, config.n_vocab, &raw_config)? {
         m.set(key, value);
     }

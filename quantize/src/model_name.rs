@@ -6,6 +6,7 @@
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ModelName {
     pub name: String,
+    pub organization: Option<String>,
     pub basename: Option<String>,
     pub finetune: Option<String>,
     pub version: Option<String>,
@@ -21,9 +22,43 @@ enum Part {
     Type,
 }
 
-/// Names from a folder name such as `SmolLM2-135M-Instruct`; `total_params` checks that a size
-/// in the name is the model's (not a context length) and gives the size label otherwise.
-pub fn from_folder(folder: &str, total_params: u64) -> ModelName {
+/// Names from config.json's `_name_or_path` when it is a Hub id (`org/name`, at most one
+/// slash), then from the folder name for whatever that left unset, as gguf-py does.
+pub fn guess(name_or_path: Option<&str>, folder: &str, total_params: u64) -> ModelName {
+    let from_folder = from_id(folder, total_params);
+    let Some(id) = name_or_path.filter(|id| id.matches('/').count() <= 1) else { return with_size(from_folder, total_params) };
+    let hub = from_id(id, total_params);
+    with_size(
+        ModelName {
+            name: hub.name,
+            organization: hub.organization.or(from_folder.organization),
+            basename: hub.basename.or(from_folder.basename),
+            finetune: hub.finetune.or(from_folder.finetune),
+            version: hub.version.or(from_folder.version),
+            size_label: hub.size_label.or(from_folder.size_label),
+        },
+        total_params,
+    )
+}
+
+/// Without a size in the name, the size label is the parameter count.
+fn with_size(mut n: ModelName, total_params: u64) -> ModelName {
+    if n.size_label.is_none() && total_params > 0 {
+        n.size_label = Some(count_label(total_params));
+    }
+    n
+}
+
+/// Names from one id such as `SmolLM2-135M-Instruct` or `meta-llama/Llama-3.1-8B`;
+/// `total_params` checks that a size in the name is the model's (not a context length).
+fn from_id(id: &str, total_params: u64) -> ModelName {
+    let (organization, folder) = match id.split_once('/') {
+        Some((org, name)) => ((!org.starts_with('.') && !org.is_empty()).then(|| title(org)), name),
+        None => (None, id),
+    };
+    if folder.contains(' ') {
+        return ModelName { name: folder.to_owned(), ..ModelName::default() };
+    }
     let mut parts: Vec<String> = folder.split('-').filter(|p| !p.is_empty()).map(str::to_owned).collect();
     let mut tags: Vec<Vec<Part>> = vec![Vec::new(); parts.len()];
     for (i, part) in parts.iter_mut().enumerate() {
@@ -107,8 +142,7 @@ pub fn from_folder(folder: &str, total_params: u64) -> ModelName {
     if size_label.is_none() && finetune.is_none() && version.is_none() {
         basename = None;
     }
-    let size_label = size_label.or_else(|| (total_params > 0).then(|| count_label(total_params)));
-    ModelName { name: title(folder), basename, finetune, version, size_label }
+    ModelName { name: title(folder), organization, basename, finetune, version, size_label }
 }
 
 fn is_version(p: &str) -> bool {
@@ -229,21 +263,25 @@ mod tests {
 
     #[test]
     fn names_like_gguf_py() {
-        let n = from_folder("Llama-3.1-Selene-Test-Instruct", 143_000_000);
+        let n = guess(None, "Llama-3.1-Selene-Test-Instruct", 143_000_000);
         assert_eq!(n.name, "Llama 3.1 Selene Test Instruct");
         assert_eq!(n.basename.as_deref(), Some("Llama-3.1-Selene-Test"));
         assert_eq!(n.finetune.as_deref(), Some("Instruct"));
         assert_eq!((n.version, n.size_label.as_deref()), (None, Some("143M")));
-        let n = from_folder("SmolLM2-135M-Instruct", 134_515_008);
+        let n = guess(None, "SmolLM2-135M-Instruct", 134_515_008);
         assert_eq!((n.name.as_str(), n.basename.as_deref(), n.size_label.as_deref()), ("SmolLM2 135M Instruct", Some("SmolLM2"), Some("135M")));
-        let n = from_folder("Meta-Llama-3.1-8B-Instruct", 8_030_261_248);
+        let n = guess(None, "Meta-Llama-3.1-8B-Instruct", 8_030_261_248);
         assert_eq!((n.basename.as_deref(), n.size_label.as_deref(), n.finetune.as_deref()), (Some("Meta-Llama-3.1"), Some("8B"), Some("Instruct")));
         // The name the SmolLM2 fixture was converted with.
-        let n = from_folder("smollm2-135M-8k-lc100k-mix1-ep2", 134_515_008);
+        let n = guess(None, "smollm2-135M-8k-lc100k-mix1-ep2", 134_515_008);
         assert_eq!(n.finetune.as_deref(), Some("8k-lc100k-mix1-ep2"));
         assert_eq!(n.basename.as_deref(), Some("smollm2"));
         assert_eq!(n.name, "Smollm2 135M 8k Lc100K Mix1 Ep2");
-        assert_eq!(from_folder("model", 5_000).basename, None);
+        assert_eq!(guess(None, "model", 5_000).basename, None);
+        // A Hub id in config.json's _name_or_path comes first; a local path is ignored.
+        let n = guess(Some("meta-llama/Llama-3.1-8B-Instruct"), "checkpoint-final", 8_030_261_248);
+        assert_eq!((n.name.as_str(), n.organization.as_deref()), ("Llama 3.1 8B Instruct", Some("Meta Llama")));
+        assert_eq!(guess(Some("/home/me/run/final"), "Selene", 1).name, "Selene");
     }
 
     #[test]
