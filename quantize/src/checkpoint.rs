@@ -34,10 +34,8 @@ impl Checkpoint {
             return Err(Error::new(dir, "input", "not a directory (give a Hugging Face checkpoint folder)"));
         }
         let config = LlamaConfig::load(&dir.join(CONFIG))?;
-        let files = shard_names(dir)?
-            .iter()
-            .map(|name| SafetensorsFile::open(&dir.join(name)))
-            .collect::<Result<Vec<_>>>()?;
+        let files =
+            shard_names(dir)?.iter().map(|name| SafetensorsFile::open(&dir.join(name))).collect::<Result<Vec<_>>>()?;
         let mut tensors = BTreeMap::new();
         for (i, file) in files.iter().enumerate() {
             for entry in file.tensors() {
@@ -86,12 +84,21 @@ fn shard_names(dir: &Path) -> Result<Vec<String>> {
             .ok_or_else(|| Error::new(&index, "weight_map", "missing or not an object"))?;
         let mut names = BTreeSet::new();
         for (tensor, file) in map {
-            let file = file.as_str().ok_or_else(|| Error::new(&index, format!("weight_map.{tensor}"), "not a file name"))?;
+            let file =
+                file.as_str().ok_or_else(|| Error::new(&index, format!("weight_map.{tensor}"), "not a file name"))?;
             if file.contains('/') || file.contains('\\') || file.starts_with('.') {
-                return Err(Error::new(&index, format!("weight_map.{tensor}"), format!("{file:?} is not a file of the folder")));
+                return Err(Error::new(
+                    &index,
+                    format!("weight_map.{tensor}"),
+                    format!("{file:?} is not a file of the folder"),
+                ));
             }
             if !dir.join(file).is_file() {
-                return Err(Error::new(dir.join(file), "open", format!("missing shard (listed in {INDEX} for {tensor})")));
+                return Err(Error::new(
+                    dir.join(file),
+                    "open",
+                    format!("missing shard (listed in {INDEX} for {tensor})"),
+                ));
             }
             names.insert(file.to_owned());
         }

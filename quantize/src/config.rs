@@ -93,7 +93,10 @@ impl LlamaConfig {
             return Err(err("num_attention_heads", format!("{n_head} does not divide hidden_size {n_embd}")));
         }
         if n_head % n_head_kv != 0 {
-            return Err(err("num_key_value_heads", format!("{n_head_kv} does not divide num_attention_heads {n_head}")));
+            return Err(err(
+                "num_key_value_heads",
+                format!("{n_head_kv} does not divide num_attention_heads {n_head}"),
+            ));
         }
         if head_dim % 2 != 0 {
             return Err(err("head_dim", format!("{head_dim} is odd; rotary embeddings need pairs")));
@@ -114,7 +117,9 @@ impl LlamaConfig {
         };
         let token_ids = ["bos", "eos", "unk", "sep", "pad", "cls", "mask"]
             .iter()
-            .filter_map(|typ| json.get(format!("{typ}_token_id")).and_then(Value::as_u64).map(|id| (typ.to_string(), id)))
+            .filter_map(|typ| {
+                json.get(format!("{typ}_token_id")).and_then(Value::as_u64).map(|id| (typ.to_string(), id))
+            })
             .collect();
         Ok(LlamaConfig {
             n_layer: uint("num_hidden_layers")?,
@@ -144,7 +149,9 @@ fn rope_scaling(path: &Path, json: &Value) -> Result<RopeScaling> {
     let kind = params.get("rope_type").or_else(|| params.get("type")).and_then(Value::as_str).unwrap_or("default");
     let num = |field: &str, default: Option<f64>| -> Result<f64> {
         match (params.get(field), default) {
-            (Some(v), _) => v.as_f64().filter(|x| x.is_finite()).ok_or_else(|| err(field, format!("{v} is not a number"))),
+            (Some(v), _) => {
+                v.as_f64().filter(|x| x.is_finite()).ok_or_else(|| err(field, format!("{v} is not a number")))
+            }
             (None, Some(d)) => Ok(d),
             (None, None) => Err(err(field, "missing".into())),
         }

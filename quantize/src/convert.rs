@@ -113,7 +113,11 @@ fn plan(ckpt: &Checkpoint) -> Result<Vec<Planned>> {
     let mut plan = Vec::new();
     if let RopeScaling::Llama3(r) = &c.rope_scaling {
         let factors = rope::llama3_factors(r, c.rope_theta, c.head_dim);
-        plan.push(Planned { gguf: "rope_freqs.weight".into(), shape: vec![factors.len() as u64], source: Source::Values(factors) });
+        plan.push(Planned {
+            gguf: "rope_freqs.weight".into(),
+            shape: vec![factors.len() as u64],
+            source: Source::Values(factors),
+        });
     }
     for (hf, t) in ckpt.tensors() {
         let file = ckpt.file(t).path();

@@ -181,12 +181,15 @@ mod tests {
     use super::*;
 
     fn llama(n_layer: u32, tied: bool) -> Vec<String> {
-        let mut names: Vec<String> = ["output_norm.weight", "rope_freqs.weight", "token_embd.weight"].map(String::from).into();
+        let mut names: Vec<String> =
+            ["output_norm.weight", "rope_freqs.weight", "token_embd.weight"].map(String::from).into();
         if !tied {
             names.insert(0, "output.weight".into());
         }
         for l in 0..n_layer {
-            for t in ["attn_k", "attn_norm", "attn_output", "attn_q", "attn_v", "ffn_down", "ffn_gate", "ffn_norm", "ffn_up"] {
+            for t in
+                ["attn_k", "attn_norm", "attn_output", "attn_q", "attn_v", "ffn_down", "ffn_gate", "ffn_norm", "ffn_up"]
+            {
                 names.push(format!("blk.{l}.{t}.weight"));
             }
         }
@@ -218,7 +221,10 @@ mod tests {
         assert_eq!(count(FileType::Q5_K_M, 32, 4096, false), [("F32", 66), ("Q5_K", 193), ("Q6_K", 33)].into());
         assert_eq!(count(FileType::Q8_0, 32, 4096, false), [("F32", 66), ("Q8_0", 226)].into());
         assert_eq!(count(FileType::Q4_0, 32, 4096, false), [("F32", 66), ("Q4_0", 225), ("Q6_K", 1)].into());
-        assert_eq!(count(FileType::Q4_K_S, 32, 4096, false), [("F32", 66), ("Q4_K", 217), ("Q5_K", 8), ("Q6_K", 1)].into());
+        assert_eq!(
+            count(FileType::Q4_K_S, 32, 4096, false),
+            [("F32", 66), ("Q4_K", 217), ("Q5_K", 8), ("Q6_K", 1)].into()
+        );
     }
 
     #[test]

@@ -30,15 +30,22 @@ impl Adapter {
     pub fn load(dir: &Path) -> Result<Adapter> {
         let config_path = dir.join("adapter_config.json");
         let config = read_json(&config_path)?;
-        let field = |k: &str| config.get(k).and_then(|v| v.as_f64()).ok_or_else(|| Error::new(&config_path, k, "missing or not a number"));
+        let field = |k: &str| {
+            config.get(k).and_then(|v| v.as_f64()).ok_or_else(|| Error::new(&config_path, k, "missing or not a number"))
+        };
         let r = field("r")?;
         let alpha = field("lora_alpha")?;
         if r < 1.0 {
             return Err(Error::new(&config_path, "r", format!("{r} is not a positive rank")));
         }
-        let scale = if config.get("use_rslora").and_then(|v| v.as_bool()) == Some(true) { alpha / r.sqrt() } else { alpha / r };
+        let scale =
+            if config.get("use_rslora").and_then(|v| v.as_bool()) == Some(true) { alpha / r.sqrt() } else { alpha / r };
         if config.get("fan_in_fan_out").and_then(|v| v.as_bool()) == Some(true) {
-            return Err(Error::new(&config_path, "fan_in_fan_out", "transposed adapters (GPT-2 Conv1D) are not supported"));
+            return Err(Error::new(
+                &config_path,
+                "fan_in_fan_out",
+                "transposed adapters (GPT-2 Conv1D) are not supported",
+            ));
         }
         let file = SafetensorsFile::open(&dir.join("adapter_model.safetensors"))?;
         let mut pairs: BTreeMap<String, (Option<&TensorEntry>, Option<&TensorEntry>)> = BTreeMap::new();

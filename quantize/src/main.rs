@@ -75,7 +75,9 @@ fn main() -> ExitCode {
     let mut extra_files = Vec::new();
     if cli.ollama {
         if cli.split_max_size.is_some() {
-            eprintln!("selene-quantize: --ollama needs a single file (older Ollama cannot import split sets); drop --split-max-size");
+            eprintln!(
+                "selene-quantize: --ollama needs a single file (older Ollama cannot import split sets); drop --split-max-size"
+            );
             return ExitCode::from(2);
         }
         let name = cli.output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

@@ -26,7 +26,9 @@ enum Part {
 /// slash), then from the folder name for whatever that left unset, as gguf-py does.
 pub fn guess(name_or_path: Option<&str>, folder: &str, total_params: u64) -> ModelName {
     let from_folder = from_id(folder, total_params);
-    let Some(id) = name_or_path.filter(|id| id.matches('/').count() <= 1) else { return with_size(from_folder, total_params) };
+    let Some(id) = name_or_path.filter(|id| id.matches('/').count() <= 1) else {
+        return with_size(from_folder, total_params);
+    };
     let hub = from_id(id, total_params);
     with_size(
         ModelName {
@@ -100,7 +102,8 @@ fn from_id(id: &str, total_params: u64) -> ModelName {
         }
     }
     // Word sizes (mini, large...) give way to a numeric size.
-    let numeric = parts.iter().zip(&tags).any(|(p, t)| t.contains(&Part::SizeLabel) && p.chars().any(|c| c.is_ascii_digit()));
+    let numeric =
+        parts.iter().zip(&tags).any(|(p, t)| t.contains(&Part::SizeLabel) && p.chars().any(|c| c.is_ascii_digit()));
     if numeric {
         for (p, t) in parts.iter().zip(tags.iter_mut()) {
             if t.contains(&Part::SizeLabel) && p.chars().all(char::is_alphabetic) {
@@ -110,7 +113,9 @@ fn from_id(id: &str, total_params: u64) -> ModelName {
     }
     let mut at_start = true;
     for (p, t) in parts.iter().zip(tags.iter_mut()) {
-        if at_start && ((t.is_empty() && p.chars().next().is_some_and(char::is_alphabetic)) || t.contains(&Part::Version)) {
+        if at_start
+            && ((t.is_empty() && p.chars().next().is_some_and(char::is_alphabetic)) || t.contains(&Part::Version))
+        {
             t.push(Part::Basename);
         } else {
             at_start = false;
@@ -129,7 +134,10 @@ fn from_id(id: &str, total_params: u64) -> ModelName {
     let join = |want: Part, unless: Option<Part>| -> Option<String> {
         let mut seen: Vec<&str> = Vec::new();
         for (p, t) in parts.iter().zip(&tags) {
-            if t.contains(&want) && !unless.is_some_and(|u| t.contains(&u)) && !(want == Part::SizeLabel && seen.contains(&p.as_str())) {
+            if t.contains(&want)
+                && !unless.is_some_and(|u| t.contains(&u))
+                && !(want == Part::SizeLabel && seen.contains(&p.as_str()))
+            {
                 seen.push(p);
             }
         }
@@ -160,7 +168,10 @@ fn is_quant_type(p: &str) -> bool {
         if chars.next().is_some_and(|c| c.is_ascii_digit()) {
             let tail: String = chars.collect();
             return tail.is_empty()
-                || tail.split('_').skip(1).all(|s| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_'))
+                || tail
+                    .split('_')
+                    .skip(1)
+                    .all(|s| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_'))
                     && tail.starts_with('_');
         }
     }
@@ -251,7 +262,11 @@ fn python_title(w: &str) -> String {
     let mut out = String::new();
     let mut prev_letter = false;
     for c in w.chars() {
-        if prev_letter { out.extend(c.to_lowercase()) } else { out.extend(c.to_uppercase()) }
+        if prev_letter {
+            out.extend(c.to_lowercase())
+        } else {
+            out.extend(c.to_uppercase())
+        }
         prev_letter = c.is_alphabetic();
     }
     out
@@ -269,9 +284,15 @@ mod tests {
         assert_eq!(n.finetune.as_deref(), Some("Instruct"));
         assert_eq!((n.version, n.size_label.as_deref()), (None, Some("143M")));
         let n = guess(None, "SmolLM2-135M-Instruct", 134_515_008);
-        assert_eq!((n.name.as_str(), n.basename.as_deref(), n.size_label.as_deref()), ("SmolLM2 135M Instruct", Some("SmolLM2"), Some("135M")));
+        assert_eq!(
+            (n.name.as_str(), n.basename.as_deref(), n.size_label.as_deref()),
+            ("SmolLM2 135M Instruct", Some("SmolLM2"), Some("135M"))
+        );
         let n = guess(None, "Meta-Llama-3.1-8B-Instruct", 8_030_261_248);
-        assert_eq!((n.basename.as_deref(), n.size_label.as_deref(), n.finetune.as_deref()), (Some("Meta-Llama-3.1"), Some("8B"), Some("Instruct")));
+        assert_eq!(
+            (n.basename.as_deref(), n.size_label.as_deref(), n.finetune.as_deref()),
+            (Some("Meta-Llama-3.1"), Some("8B"), Some("Instruct"))
+        );
         // The name the SmolLM2 fixture was converted with.
         let n = guess(None, "smollm2-135M-8k-lc100k-mix1-ep2", 134_515_008);
         assert_eq!(n.finetune.as_deref(), Some("8k-lc100k-mix1-ep2"));

@@ -60,8 +60,13 @@ Question: {{ .Content }}<|eot_id|>
 const STOPS: &[&str] = &["<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"];
 
 /// generation_config.json keys and the Ollama parameters they set.
-const SAMPLING: &[(&str, &str)] =
-    &[("temperature", "temperature"), ("top_p", "top_p"), ("top_k", "top_k"), ("min_p", "min_p"), ("repetition_penalty", "repeat_penalty")];
+const SAMPLING: &[(&str, &str)] = &[
+    ("temperature", "temperature"),
+    ("top_p", "top_p"),
+    ("top_k", "top_k"),
+    ("min_p", "min_p"),
+    ("repetition_penalty", "repeat_penalty"),
+];
 
 /// The Modelfile for `gguf_name` (a file in the same folder), with the sampling defaults of the
 /// checkpoint in `checkpoint_dir`.

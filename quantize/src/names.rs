@@ -93,12 +93,27 @@ mod tests {
 
     #[test]
     fn orders_like_llama_quantize() {
-        let mut names =
-            vec!["blk.10.attn_q.weight", "token_embd.weight", "blk.2.ffn_up.weight", "blk.2.attn_k.weight", "output.weight", "output_norm.weight", "rope_freqs.weight"];
+        let mut names = vec![
+            "blk.10.attn_q.weight",
+            "token_embd.weight",
+            "blk.2.ffn_up.weight",
+            "blk.2.attn_k.weight",
+            "output.weight",
+            "output_norm.weight",
+            "rope_freqs.weight",
+        ];
         names.sort_by(|a, b| gguf_order(a, b));
         assert_eq!(
             names,
-            ["output.weight", "output_norm.weight", "rope_freqs.weight", "token_embd.weight", "blk.2.attn_k.weight", "blk.2.ffn_up.weight", "blk.10.attn_q.weight"]
+            [
+                "output.weight",
+                "output_norm.weight",
+                "rope_freqs.weight",
+                "token_embd.weight",
+                "blk.2.attn_k.weight",
+                "blk.2.ffn_up.weight",
+                "blk.10.attn_q.weight"
+            ]
         );
     }
 }

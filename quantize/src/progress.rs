@@ -19,7 +19,16 @@ impl Progress {
     /// `enabled = false` prints nothing at all.
     pub fn new(enabled: bool, tensors: usize, bytes: u64) -> Progress {
         let live = enabled && std::io::stderr().is_terminal();
-        Progress { live, quiet: !enabled, tensors, tensors_done: 0, bytes, bytes_done: 0, start: Instant::now(), last_draw: None }
+        Progress {
+            live,
+            quiet: !enabled,
+            tensors,
+            tensors_done: 0,
+            bytes,
+            bytes_done: 0,
+            start: Instant::now(),
+            last_draw: None,
+        }
     }
 
     pub fn advance_bytes(&mut self, n: u64) {

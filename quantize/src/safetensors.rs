@@ -52,9 +52,18 @@ impl Dtype {
     /// Widens little-endian values to f32 (exactly: every F16 and BF16 value is an f32).
     pub fn decode(self, bytes: &[u8], out: &mut [f32]) {
         match self {
-            Dtype::F32 => out.iter_mut().zip(bytes.chunks_exact(4)).for_each(|(y, b)| *y = f32::from_le_bytes(b.try_into().unwrap())),
-            Dtype::F16 => out.iter_mut().zip(bytes.chunks_exact(2)).for_each(|(y, b)| *y = codec::f16_bits_to_f32(u16::from_le_bytes([b[0], b[1]]))),
-            Dtype::BF16 => out.iter_mut().zip(bytes.chunks_exact(2)).for_each(|(y, b)| *y = codec::bf16_bits_to_f32(u16::from_le_bytes([b[0], b[1]]))),
+            Dtype::F32 => out
+                .iter_mut()
+                .zip(bytes.chunks_exact(4))
+                .for_each(|(y, b)| *y = f32::from_le_bytes(b.try_into().unwrap())),
+            Dtype::F16 => out
+                .iter_mut()
+                .zip(bytes.chunks_exact(2))
+                .for_each(|(y, b)| *y = codec::f16_bits_to_f32(u16::from_le_bytes([b[0], b[1]]))),
+            Dtype::BF16 => out
+                .iter_mut()
+                .zip(bytes.chunks_exact(2))
+                .for_each(|(y, b)| *y = codec::bf16_bits_to_f32(u16::from_le_bytes([b[0], b[1]]))),
         }
     }
 
@@ -138,10 +147,7 @@ fn parse_header(path: &Path, map: &[u8]) -> Result<Vec<TensorEntry>> {
     }
     let header_len = u64::from_le_bytes(map[..8].try_into().expect("8 bytes"));
     let data_start = 8u64.checked_add(header_len).filter(|&end| end <= map.len() as u64).ok_or_else(|| {
-        err(
-            "header",
-            format!("the header claims {header_len} bytes but the file has only {} (truncated?)", map.len()),
-        )
+        err("header", format!("the header claims {header_len} bytes but the file has only {} (truncated?)", map.len()))
     })? as usize;
     let header: BTreeMap<String, Value> =
         serde_json::from_slice(&map[8..data_start]).map_err(|e| err("header", format!("not a JSON object: {e}")))?;
@@ -166,7 +172,10 @@ fn parse_header(path: &Path, map: &[u8]) -> Result<Vec<TensorEntry>> {
         if offsets[1] - offsets[0] != n_bytes {
             return Err(err(
                 name,
-                format!("shape {shape:?} of {dtype_name} takes {n_bytes} bytes, data_offsets span {}", offsets[1] - offsets[0]),
+                format!(
+                    "shape {shape:?} of {dtype_name} takes {n_bytes} bytes, data_offsets span {}",
+                    offsets[1] - offsets[0]
+                ),
             ));
         }
         if offsets[1] > data_len {

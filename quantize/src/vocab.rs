@@ -59,7 +59,8 @@ pub fn metadata(dir: &Path, n_vocab: u32, config: &Json) -> Result<Vec<(String, 
     let mut tokenizer_config = if config_path.is_file() { Some(read_json(&config_path)?) } else { None };
 
     let mut out = Vec::new();
-    if let Some(add_prefix) = tokenizer_config.as_ref().and_then(|c| c.get("add_prefix_space")).and_then(Json::as_bool) {
+    if let Some(add_prefix) = tokenizer_config.as_ref().and_then(|c| c.get("add_prefix_space")).and_then(Json::as_bool)
+    {
         out.push(("tokenizer.ggml.add_space_prefix".into(), Value::Bool(add_prefix)));
     }
     let pre = pre_tokenizer(&tokenizer_path, &tokenizer_bytes)?;
@@ -70,7 +71,11 @@ pub fn metadata(dir: &Path, n_vocab: u32, config: &Json) -> Result<Vec<(String, 
     out.push(("tokenizer.ggml.token_type".into(), Value::Array(Array::I32(types))));
     let merges = merges(&tokenizer_path, &tokenizer)?;
     if merges.is_empty() {
-        return Err(Error::new(&tokenizer_path, "model.merges", "missing: llama.cpp needs merges for a BPE vocabulary"));
+        return Err(Error::new(
+            &tokenizer_path,
+            "model.merges",
+            "missing: llama.cpp needs merges for a BPE vocabulary",
+        ));
     }
     out.push(("tokenizer.ggml.merges".into(), Value::Array(Array::String(merges))));
 
@@ -100,8 +105,8 @@ pub fn metadata(dir: &Path, n_vocab: u32, config: &Json) -> Result<Vec<(String, 
 }
 
 fn pre_tokenizer(path: &Path, bytes: &[u8]) -> Result<&'static str> {
-    let tokenizer =
-        tokenizers::Tokenizer::from_bytes(bytes).map_err(|e| Error::new(path, "tokenizer", format!("cannot load: {e}")))?;
+    let tokenizer = tokenizers::Tokenizer::from_bytes(bytes)
+        .map_err(|e| Error::new(path, "tokenizer", format!("cannot load: {e}")))?;
     let encoding = tokenizer
         .encode(CHECK_TEXT, true)
         .map_err(|e| Error::new(path, "tokenizer", format!("cannot encode the check text: {e}")))?;
@@ -118,9 +123,9 @@ fn pre_tokenizer(path: &Path, bytes: &[u8]) -> Result<&'static str> {
 
 /// Token strings and types by id, holes named `[PAD<id>]` (token strings must be unique).
 fn tokens(path: &Path, tokenizer: &Json, n_vocab: u32) -> Result<(Vec<String>, Vec<i32>)> {
-    let vocab = tokenizer["model"]["vocab"]
-        .as_object()
-        .ok_or_else(|| Error::new(path, "model.vocab", "missing or not an object (only BPE tokenizers are supported)"))?;
+    let vocab = tokenizer["model"]["vocab"].as_object().ok_or_else(|| {
+        Error::new(path, "model.vocab", "missing or not an object (only BPE tokenizers are supported)")
+    })?;
     let mut by_id: Vec<Option<(String, i32)>> = vec![None; n_vocab as usize];
     let mut put = |id: Option<u64>, token: &str, kind: i32, field: &str| -> Result<()> {
         let id = id.ok_or_else(|| Error::new(path, field, format!("{token:?} has no integer id")))?;
@@ -134,22 +139,14 @@ fn tokens(path: &Path, tokenizer: &Json, n_vocab: u32) -> Result<(Vec<String>, V
         put(id.as_u64(), token, NORMAL, "model.vocab")?;
     }
     for added in tokenizer["added_tokens"].as_array().into_iter().flatten() {
-        let content = added["content"]
-            .as_str()
-            .ok_or_else(|| Error::new(path, "added_tokens", "an entry has no content"))?;
-        let kind = if added["special"].as_bool() == Some(true) || looks_special(content) {
-            CONTROL
-        } else {
-            USER_DEFINED
-        };
+        let content =
+            added["content"].as_str().ok_or_else(|| Error::new(path, "added_tokens", "an entry has no content"))?;
+        let kind =
+            if added["special"].as_bool() == Some(true) || looks_special(content) { CONTROL } else { USER_DEFINED };
         let content = if kind == USER_DEFINED { content.replace('\u{2581}', " ") } else { content.to_owned() };
         put(added["id"].as_u64(), &content, kind, "added_tokens")?;
     }
-    Ok(by_id
-        .into_iter()
-        .enumerate()
-        .map(|(i, slot)| slot.unwrap_or_else(|| (format!("[PAD{i}]"), UNUSED)))
-        .unzip())
+    Ok(by_id.into_iter().enumerate().map(|(i, slot)| slot.unwrap_or_else(|| (format!("[PAD{i}]"), UNUSED))).unzip())
 }
 
 /// Added tokens that are control tokens whatever their `special` flag says.
@@ -183,11 +180,9 @@ fn chat_template(dir: &Path, tokenizer_config: Option<&Json>) -> Result<Option<S
     if let Some(t) = tokenizer_config.and_then(|c| c.get("chat_template")) {
         return match t {
             Json::String(s) => Ok(Some(s.clone())),
-            Json::Array(list) => Ok(list
-                .iter()
-                .find(|c| c["name"] == "default")
-                .and_then(|c| c["template"].as_str())
-                .map(str::to_owned)),
+            Json::Array(list) => {
+                Ok(list.iter().find(|c| c["name"] == "default").and_then(|c| c["template"].as_str()).map(str::to_owned))
+            }
             _ => Ok(None),
         };
     }

@@ -12,7 +12,8 @@ use selene_quantize::ftype::FileType;
 /// Converts `ckpt` into an empty folder; returns the error and what the folder holds afterwards.
 fn fails(ckpt: &Path) -> (selene_quantize::Error, Vec<PathBuf>) {
     let out = tempfile::tempdir().unwrap();
-    let opts = Options { ftype: FileType::Q8_0, split_max_size: None, lora: None, extra_files: vec![], progress: false };
+    let opts =
+        Options { ftype: FileType::Q8_0, split_max_size: None, lora: None, extra_files: vec![], progress: false };
     let err = convert(ckpt, &out.path().join("model.gguf"), &opts).expect_err("conversion must fail");
     let left: Vec<PathBuf> = std::fs::read_dir(out.path()).unwrap().map(|e| e.unwrap().path()).collect();
     (err, left)
@@ -35,7 +36,8 @@ fn edit_config(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
 fn the_tiny_checkpoint_converts() {
     let ckpt = checkpoint(|_, v| v);
     let out = tempfile::tempdir().unwrap();
-    let opts = Options { ftype: FileType::Q8_0, split_max_size: None, lora: None, extra_files: vec![], progress: false };
+    let opts =
+        Options { ftype: FileType::Q8_0, split_max_size: None, lora: None, extra_files: vec![], progress: false };
     let paths = convert(ckpt.path(), &out.path().join("model.gguf"), &opts).unwrap();
     assert_eq!(paths, [out.path().join("model.gguf")]);
 }
@@ -118,8 +120,11 @@ fn missing_tensor_and_missing_shard() {
     // No lm_head in an untied model.
     std::fs::remove_file(ckpt.path().join("model.safetensors.index.json")).unwrap();
     let shapes = tiny::shapes();
-    let data: Vec<Vec<u8>> =
-        shapes.iter().enumerate().map(|(i, (_, s))| tiny::bf16(&tiny::values(i, s.iter().product::<u64>() as usize))).collect();
+    let data: Vec<Vec<u8>> = shapes
+        .iter()
+        .enumerate()
+        .map(|(i, (_, s))| tiny::bf16(&tiny::values(i, s.iter().product::<u64>() as usize)))
+        .collect();
     let tensors: Vec<_> = shapes
         .iter()
         .zip(&data)

@@ -38,7 +38,9 @@ fn merged_while_converting_equals_merged_beforehand() {
     std::fs::create_dir_all(&adapter).unwrap();
     std::fs::write(
         adapter.join("adapter_config.json"),
-        format!(r#"{{"r": {RANK}, "lora_alpha": {ALPHA}, "target_modules": ["q_proj", "down_proj"], "peft_type": "LORA"}}"#),
+        format!(
+            r#"{{"r": {RANK}, "lora_alpha": {ALPHA}, "target_modules": ["q_proj", "down_proj"], "peft_type": "LORA"}}"#
+        ),
     )
     .unwrap();
     let mut names = Vec::new();

@@ -159,7 +159,8 @@ fn unpermute_rows(values: &[f32], rows: usize, cols: usize, n_head: usize) -> Ve
             for j in 0..2 {
                 let gguf_row = h * hd + 2 * i + j;
                 let hf_row = h * hd + j * (hd / 2) + i;
-                out[hf_row * cols..(hf_row + 1) * cols].copy_from_slice(&values[gguf_row * cols..(gguf_row + 1) * cols]);
+                out[hf_row * cols..(hf_row + 1) * cols]
+                    .copy_from_slice(&values[gguf_row * cols..(gguf_row + 1) * cols]);
             }
         }
     }
@@ -199,12 +200,9 @@ fn smollm2(dir: &Path) {
     for t in model.layout().tensors() {
         let info = &t.info;
         let shape = info.shape();
-        let values = codec::dequantize_to_vec(
-            info.ggml_type,
-            &model.tensor_bytes(t).unwrap(),
-            info.n_elements() as usize,
-        )
-        .unwrap();
+        let values =
+            codec::dequantize_to_vec(info.ggml_type, &model.tensor_bytes(t).unwrap(), info.n_elements() as usize)
+                .unwrap();
         let (rows, cols) = (shape[0] as usize, shape.get(1).copied().unwrap_or(1) as usize);
         let values = match info.name.as_str() {
             n if n.ends_with("attn_q.weight") => unpermute_rows(&values, rows, cols, n_head),
@@ -214,10 +212,8 @@ fn smollm2(dir: &Path) {
         tensors.push((hf_name(&info.name), shape, bf16_bytes(values.into_iter())));
     }
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
-    let data: Vec<TensorData> = tensors
-        .iter()
-        .map(|(name, shape, bytes)| TensorData { name, dtype: Dtype::BF16, shape, bytes })
-        .collect();
+    let data: Vec<TensorData> =
+        tensors.iter().map(|(name, shape, bytes)| TensorData { name, dtype: Dtype::BF16, shape, bytes }).collect();
     safetensors::write(&dir.join("model.safetensors"), &data).unwrap();
 
     let f = |k: &str| meta.require_f64(k).unwrap();
@@ -260,11 +256,8 @@ fn smollm2(dir: &Path) {
                    "normalized": false, "special": true})
         })
         .collect();
-    let vocab: serde_json::Map<String, Value> =
-        tokens.iter().enumerate().map(|(i, t)| (t.clone(), json!(i))).collect();
-    let byte_level = |add_prefix_space: bool, trim_offsets: bool| {
-        json!({"type": "ByteLevel", "add_prefix_space": add_prefix_space, "trim_offsets": trim_offsets, "use_regex": true})
-    };
+    let vocab: serde_json::Map<String, Value> = tokens.iter().enumerate().map(|(i, t)| (t.clone(), json!(i))).collect();
+    let byte_level = |add_prefix_space: bool, trim_offsets: bool| json!({"type": "ByteLevel", "add_prefix_space": add_prefix_space, "trim_offsets": trim_offsets, "use_regex": true});
     write_json(
         &dir.join("tokenizer.json"),
         &json!({
