@@ -1,0 +1,110 @@
+//! Grouped-query self-attention with a preallocated key/value cache.
+//!
+//! Queries are grouped by the key/value head they share, `[batch, kv_heads, group * seq, dim]`,
+//! so keys and values are used as stored instead of being repeated per query head.
+
+use burn::module::Module;
+use burn::tensor::activation::softmax;
+use burn::tensor::{Bool, Device, Tensor, TensorData};
+
+use crate::layers::Linear;
+use crate::rope::Rope;
+
+#[derive(Module, Debug)]
+pub struct Attention {
+    pub q_proj: Linear,
+    pub k_proj: Linear,
+    pub v_proj: Linear,
+    pub o_proj: Linear,
+    #[module(skip)]
+    pub num_heads: usize,
+    #[module(skip)]
+    pub num_kv_heads: usize,
+    #[module(skip)]
+    pub head_dim: usize,
+}
+
+/// One layer's keys and values for positions `0..len`, in tensors sized for the whole context.
+#[derive(Debug)]
+pub struct LayerCache {
+    keys: Tensor<4>,
+    values: Tensor<4>,
+    len: usize,
+}
+
+impl LayerCache {
+    pub fn new(batch: usize, kv_heads: usize, capacity: usize, head_dim: usize, device: &Device) -> Self {
+        LayerCache {
+            keys: Tensor::zeros([batch, kv_heads, capacity, head_dim], device),
+            values: Tensor::zeros([batch, kv_heads, capacity, head_dim], device),
+            len: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.keys.dims()[2]
+    }
+
+    /// Forgets positions from `len` on (for reusing a shared prompt prefix).
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
+    /// Appends `keys`/`values` `[batch, kv_heads, seq, dim]` and returns everything cached.
+    fn append(&mut self, keys: Tensor<4>, values: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+        let [b, h, s, d] = keys.dims();
+        let range = [0..b, 0..h, self.len..self.len + s, 0..d];
+        self.keys.inplace(|cache| cache.slice_assign(range.clone(), keys));
+        self.values.inplace(|cache| cache.slice_assign(range, values));
+        self.len += s;
+        let used = [0..b, 0..h, 0..self.len, 0..d];
+        (self.keys.clone().slice(used.clone()), self.values.clone().slice(used))
+    }
+}
+
+impl Attention {
+    /// `x` is `[batch, seq, hidden]` for positions `start..start + seq`. With a cache, keys and
+    /// values of earlier positions come from it and this call's are added to it.
+    pub fn forward(&self, x: Tensor<3>, rope: &Rope, start: usize, cache: Option<&mut LayerCache>) -> Tensor<3> {
+        let [batch, seq, _] = x.dims();
+        let heads = |t: Tensor<3>, n: usize| t.reshape([batch, seq, n, self.head_dim]).swap_dims(1, 2);
+        let q = rope.apply(heads(self.q_proj.forward(x.clone()), self.num_heads), start);
+        let k = rope.apply(heads(self.k_proj.forward(x.clone()), self.num_kv_heads), start);
+        let v = heads(self.v_proj.forward(x), self.num_kv_heads);
+        let (k, v) = match cache {
+            Some(cache) => cache.append(k, v),
+            None => (k, v),
+        };
+        let keys = k.dims()[2];
+        let group = self.num_heads / self.num_kv_heads;
+        let q = q.reshape([batch, self.num_kv_heads, group * seq, self.head_dim]);
+        let mut scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(1.0 / (self.head_dim as f64).sqrt());
+        if seq > 1 {
+            let mask = causal_mask(group, seq, start, keys, &scores.device());
+            scores = scores.mask_fill(mask.unsqueeze::<4>(), f32::NEG_INFINITY);
+        }
+        let out = softmax(scores, 3).matmul(v);
+        let out = out.reshape([batch, self.num_heads, seq, self.head_dim]).swap_dims(1, 2);
+        self.o_proj.forward(out.reshape([batch, seq, self.num_heads * self.head_dim]))
+    }
+}
+
+/// `true` where a query (rows: `group` copies of positions `start..start + seq`) must not see a
+/// key (columns: positions `0..keys`).
+fn causal_mask(group: usize, seq: usize, start: usize, keys: usize, device: &Device) -> Tensor<2, Bool> {
+    let mut mask = Vec::with_capacity(group * seq * keys);
+    for _ in 0..group {
+        for i in 0..seq {
+            mask.extend((0..keys).map(|k| k > start + i));
+        }
+    }
+    Tensor::from_data(TensorData::new(mask, [group * seq, keys]), device)
+}

@@ -1,0 +1,21 @@
+//! The Llama family on Burn: one definition that runs quantized GGUF models for inference and
+//! trains at full precision.
+//!
+//! Hugging Face's conventions are the model's own (weights `[out, in]`, rotary halves), so
+//! checkpoints train and export without conversion; GGUF files are mapped onto them at load.
+
+mod attention;
+mod config;
+mod error;
+mod layers;
+mod llama;
+mod rope;
+mod weights;
+
+pub use attention::{Attention, LayerCache};
+pub use config::{LlamaConfig, RopeConfig, SUPPORTED_ARCHITECTURES};
+pub use error::{ModelError, Result};
+pub use layers::{Linear, Mlp, RmsNorm};
+pub use llama::{DecoderLayer, KvCache, Llama, Logits};
+pub use rope::Rope;
+pub use weights::{EmbeddingTable, GgufWeights, LayerWeight, Weight, WeightSource, unpermute_rope_rows};

@@ -1,0 +1,55 @@
+//! Rotary position embeddings in the "rotate half" form of Hugging Face's Llama: dimension `i`
+//! of a head turns together with dimension `i + d/2`. Angles are computed once on the host in
+//! f64 and kept on the device as cosine and sine tables.
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::config::RopeConfig;
+
+#[derive(Clone, Debug)]
+pub struct Rope {
+    cos: Tensor<2>,
+    sin: Tensor<2>,
+    positions: usize,
+    half: usize,
+}
+
+impl Rope {
+    /// Tables for positions `0..positions`.
+    pub fn new(config: &RopeConfig, head_dim: usize, positions: usize, device: &Device) -> Self {
+        let half = head_dim / 2;
+        let freqs = config.inverse_frequencies(head_dim);
+        let mut cos = Vec::with_capacity(positions * half);
+        let mut sin = Vec::with_capacity(positions * half);
+        for p in 0..positions {
+            for f in &freqs {
+                let angle = p as f64 * f;
+                cos.push(angle.cos() as f32);
+                sin.push(angle.sin() as f32);
+            }
+        }
+        Rope {
+            cos: Tensor::from_data(TensorData::new(cos, [positions, half]), device),
+            sin: Tensor::from_data(TensorData::new(sin, [positions, half]), device),
+            positions,
+            half,
+        }
+    }
+
+    /// How many positions the tables cover.
+    pub fn positions(&self) -> usize {
+        self.positions
+    }
+
+    /// Rotates `x` `[batch, heads, seq, head_dim]` whose first position is `start`.
+    pub fn apply(&self, x: Tensor<4>, start: usize) -> Tensor<4> {
+        let seq = x.dims()[2];
+        let cos = self.cos.clone().narrow(0, start, seq).unsqueeze::<4>();
+        let sin = self.sin.clone().narrow(0, start, seq).unsqueeze::<4>();
+        let x1 = x.clone().narrow(3, 0, self.half);
+        let x2 = x.narrow(3, self.half, self.half);
+        let rotated_1 = x1.clone().mul(cos.clone()).sub(x2.clone().mul(sin.clone()));
+        let rotated_2 = x2.mul(cos).add(x1.mul(sin));
+        Tensor::cat(vec![rotated_1, rotated_2], 3)
+    }
+}

@@ -1,0 +1,349 @@
+//! The one seam through which weights reach the model.
+//!
+//! A [`WeightSource`] answers for each weight of the Llama definition, by role rather than by
+//! file-specific name, so GGUF files (inference) and Hugging Face safetensors (training) load into
+//! the same modules. GGUF's Q4_0 and Q8_0 blocks become Burn's block-quantized tensors without
+//! loss (32 values, one f16 scale, symmetric); other ggml types are dequantized to f32 here for
+//! now, until device kernels compute with them directly.
+
+use std::sync::Arc;
+
+use burn::tensor::quantization::{QuantScheme, QuantStore, QuantValue, ScaleDtype};
+use burn::tensor::{DType, Device, Tensor, TensorData};
+use selene_gguf::{GgmlType, GgufModel, TensorLocation, codec};
+
+use crate::config::LlamaConfig;
+use crate::error::{ModelError, Result};
+use crate::layers::Linear;
+
+/// The role of a weight in a Llama model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Weight {
+    TokenEmbedding,
+    OutputNorm,
+    Output,
+    Layer(usize, LayerWeight),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayerWeight {
+    AttnNorm,
+    Query,
+    Key,
+    Value,
+    AttnOutput,
+    FfnNorm,
+    Gate,
+    Up,
+    Down,
+}
+
+impl Weight {
+    /// The tensor's name in llama.cpp's GGUF files.
+    pub fn gguf_name(self) -> String {
+        match self {
+            Weight::TokenEmbedding => "token_embd.weight".into(),
+            Weight::OutputNorm => "output_norm.weight".into(),
+            Weight::Output => "output.weight".into(),
+            Weight::Layer(i, w) => format!(
+                "blk.{i}.{}.weight",
+                match w {
+                    LayerWeight::AttnNorm => "attn_norm",
+                    LayerWeight::Query => "attn_q",
+                    LayerWeight::Key => "attn_k",
+                    LayerWeight::Value => "attn_v",
+                    LayerWeight::AttnOutput => "attn_output",
+                    LayerWeight::FfnNorm => "ffn_norm",
+                    LayerWeight::Gate => "ffn_gate",
+                    LayerWeight::Up => "ffn_up",
+                    LayerWeight::Down => "ffn_down",
+                }
+            ),
+        }
+    }
+
+    /// The tensor's name in Hugging Face Llama checkpoints.
+    pub fn hf_name(self) -> String {
+        match self {
+            Weight::TokenEmbedding => "model.embed_tokens.weight".into(),
+            Weight::OutputNorm => "model.norm.weight".into(),
+            Weight::Output => "lm_head.weight".into(),
+            Weight::Layer(i, w) => format!(
+                "model.layers.{i}.{}.weight",
+                match w {
+                    LayerWeight::AttnNorm => "input_layernorm",
+                    LayerWeight::Query => "self_attn.q_proj",
+                    LayerWeight::Key => "self_attn.k_proj",
+                    LayerWeight::Value => "self_attn.v_proj",
+                    LayerWeight::AttnOutput => "self_attn.o_proj",
+                    LayerWeight::FfnNorm => "post_attention_layernorm",
+                    LayerWeight::Gate => "mlp.gate_proj",
+                    LayerWeight::Up => "mlp.up_proj",
+                    LayerWeight::Down => "mlp.down_proj",
+                }
+            ),
+        }
+    }
+}
+
+/// Gives the model its weights. Matrices are `[out, in]` (PyTorch's orientation), with query and
+/// key rows in Hugging Face's order (rotary pairs split into halves).
+pub trait WeightSource {
+    fn config(&self) -> &LlamaConfig;
+    /// Whether the source has this weight (the output head is absent when embeddings are tied).
+    fn has(&self, weight: Weight) -> bool;
+    /// A weight matrix as a linear layer.
+    fn linear(&self, weight: Weight, device: &Device) -> Result<Linear>;
+    fn vector(&self, weight: Weight, device: &Device) -> Result<Tensor<1>>;
+    /// The token embedding table where the model looks rows up on the host.
+    fn embedding_table(&self) -> Result<EmbeddingTable>;
+}
+
+/// A token embedding table kept in its stored (possibly quantized) form on the host; rows are
+/// dequantized when looked up, so the table never needs to exist as floats on the device.
+#[derive(Clone, Debug)]
+pub struct EmbeddingTable {
+    bytes: Arc<[u8]>,
+    ggml_type: GgmlType,
+    rows: usize,
+    cols: usize,
+}
+
+impl EmbeddingTable {
+    pub fn new(bytes: Arc<[u8]>, ggml_type: GgmlType, rows: usize, cols: usize) -> Result<Self> {
+        let row_bytes = ggml_type.bytes_for(cols as u64).filter(|_| codec::can_dequantize(ggml_type));
+        match row_bytes {
+            Some(rb) if rb as usize * rows == bytes.len() => Ok(EmbeddingTable { bytes, ggml_type, rows, cols }),
+            _ => Err(ModelError::Unsupported(format!(
+                "a {rows}x{cols} {ggml_type} embedding table of {} bytes",
+                bytes.len()
+            ))),
+        }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// The rows for `ids`, one after the other, as f32.
+    pub fn lookup(&self, ids: &[u32]) -> Result<Vec<f32>> {
+        let row_bytes = self.bytes.len() / self.rows;
+        let mut out = vec![0f32; ids.len() * self.cols];
+        for (&id, dst) in ids.iter().zip(out.chunks_exact_mut(self.cols)) {
+            let id = id as usize;
+            if id >= self.rows {
+                return Err(ModelError::Config(format!("token id {id} is outside the vocabulary of {}", self.rows)));
+            }
+            let src = &self.bytes[id * row_bytes..(id + 1) * row_bytes];
+            codec::dequantize(self.ggml_type, src, dst).expect("row sizes were checked when the table was made");
+        }
+        Ok(out)
+    }
+}
+
+/// Weights from a GGUF model (one file or a split set).
+pub struct GgufWeights {
+    model: Arc<GgufModel>,
+    config: LlamaConfig,
+    label: String,
+    keep_quantized: bool,
+}
+
+impl GgufWeights {
+    pub fn new(model: Arc<GgufModel>) -> Result<Self> {
+        let mut config = LlamaConfig::from_gguf(model.metadata())?;
+        let label = model.layout().shards()[0].label.clone();
+        if let Some(t) = model.tensor("rope_freqs.weight") {
+            let factors =
+                codec::dequantize_to_vec(t.info.ggml_type, &model.tensor_bytes(t)?, t.info.n_elements() as usize)
+                    .map_err(|e| weight_error(&label, &t.info.name, e.to_string()))?;
+            if factors.len() != config.head_dim / 2 {
+                return Err(weight_error(
+                    &label,
+                    &t.info.name,
+                    format!("has {} values, expected {}", factors.len(), config.head_dim / 2),
+                ));
+            }
+            config.rope.freq_factors = Some(factors);
+        }
+        if let Some(embd) = model.tensor(&Weight::TokenEmbedding.gguf_name()) {
+            config.vocab_size = embd.info.shape()[0] as usize;
+        }
+        config.tied_embeddings = model.tensor(&Weight::Output.gguf_name()).is_none();
+        Ok(GgufWeights { model, config, label, keep_quantized: true })
+    }
+
+    /// Whether Q4_0 and Q8_0 weights stay block-quantized on the device (the default). A device
+    /// without quantized matrix products (Burn's Flex CPU backend) would dequantize them at every
+    /// product, so for it they are better expanded once at load.
+    pub fn keep_quantized(mut self, keep: bool) -> Self {
+        self.keep_quantized = keep;
+        self
+    }
+
+    fn locate(&self, weight: Weight, shape: &[usize]) -> Result<&TensorLocation> {
+        let name = weight.gguf_name();
+        let t = self.model.tensor(&name).ok_or_else(|| weight_error(&self.label, &name, "missing".into()))?;
+        let got: Vec<usize> = t.info.shape().iter().map(|&d| d as usize).collect();
+        if got != shape {
+            return Err(weight_error(&self.label, &name, format!("has shape {got:?}, the model needs {shape:?}")));
+        }
+        Ok(t)
+    }
+
+    fn expected_shape(&self, weight: Weight) -> Vec<usize> {
+        let c = &self.config;
+        let (q, kv) = (c.num_heads * c.head_dim, c.num_kv_heads * c.head_dim);
+        match weight {
+            Weight::TokenEmbedding | Weight::Output => vec![c.vocab_size, c.hidden_size],
+            Weight::OutputNorm => vec![c.hidden_size],
+            Weight::Layer(_, w) => match w {
+                LayerWeight::AttnNorm | LayerWeight::FfnNorm => vec![c.hidden_size],
+                LayerWeight::Query => vec![q, c.hidden_size],
+                LayerWeight::Key | LayerWeight::Value => vec![kv, c.hidden_size],
+                LayerWeight::AttnOutput => vec![c.hidden_size, q],
+                LayerWeight::Gate | LayerWeight::Up => vec![c.intermediate_size, c.hidden_size],
+                LayerWeight::Down => vec![c.hidden_size, c.intermediate_size],
+            },
+        }
+    }
+}
+
+fn weight_error(file: &str, tensor: &str, problem: String) -> ModelError {
+    ModelError::Weight { file: file.into(), tensor: tensor.into(), problem }
+}
+
+impl WeightSource for GgufWeights {
+    fn config(&self) -> &LlamaConfig {
+        &self.config
+    }
+
+    fn has(&self, weight: Weight) -> bool {
+        self.model.tensor(&weight.gguf_name()).is_some()
+    }
+
+    fn linear(&self, weight: Weight, device: &Device) -> Result<Linear> {
+        let shape = self.expected_shape(weight);
+        let t = self.locate(weight, &shape)?;
+        let bytes = self.model.tensor_bytes(t)?;
+        let (rows, cols) = (shape[0], shape[1]);
+        // llama.cpp's converter interleaves the two halves of each head's query and key rows;
+        // the model rotates halves, as Hugging Face does, so undo that here.
+        let heads = match weight {
+            Weight::Layer(_, LayerWeight::Query) => Some(self.config.num_heads),
+            Weight::Layer(_, LayerWeight::Key) => Some(self.config.num_kv_heads),
+            _ => None,
+        };
+        let bytes = match heads {
+            Some(heads) => std::borrow::Cow::Owned(unpermute_rope_rows(&bytes, rows, heads)),
+            None => bytes,
+        };
+        matrix_from_blocks(&bytes, t.info.ggml_type, rows, cols, self.keep_quantized, device)
+            .map(Linear::new)
+            .map_err(|problem| weight_error(&self.label, &t.info.name, problem))
+    }
+
+    fn vector(&self, weight: Weight, device: &Device) -> Result<Tensor<1>> {
+        let shape = self.expected_shape(weight);
+        let t = self.locate(weight, &shape)?;
+        let values = codec::dequantize_to_vec(t.info.ggml_type, &self.model.tensor_bytes(t)?, shape[0])
+            .map_err(|e| weight_error(&self.label, &t.info.name, e.to_string()))?;
+        Ok(Tensor::from_data(TensorData::new(values, [shape[0]]), device))
+    }
+
+    fn embedding_table(&self) -> Result<EmbeddingTable> {
+        let shape = self.expected_shape(Weight::TokenEmbedding);
+        let t = self.locate(Weight::TokenEmbedding, &shape)?;
+        EmbeddingTable::new(Arc::from(&*self.model.tensor_bytes(t)?), t.info.ggml_type, shape[0], shape[1])
+    }
+}
+
+/// Reorders the rows of each head from llama.cpp's interleaved rotary layout (row `2i + j`)
+/// back to Hugging Face's halves (row `j * d/2 + i`). Rows are whole blocks, so this works on
+/// the stored bytes of any type.
+pub fn unpermute_rope_rows(bytes: &[u8], rows: usize, heads: usize) -> Vec<u8> {
+    let row_bytes = bytes.len() / rows;
+    let head_dim = rows / heads;
+    let mut out = vec![0u8; bytes.len()];
+    for h in 0..heads {
+        for i in 0..head_dim / 2 {
+            for j in 0..2 {
+                let src = h * head_dim + 2 * i + j;
+                let dst = h * head_dim + j * (head_dim / 2) + i;
+                out[dst * row_bytes..(dst + 1) * row_bytes]
+                    .copy_from_slice(&bytes[src * row_bytes..(src + 1) * row_bytes]);
+            }
+        }
+    }
+    out
+}
+
+/// A `[rows, cols]` matrix from ggml blocks: Q4_0 and Q8_0 as Burn block-quantized tensors
+/// (bit-exact) when `keep_quantized`, everything else dequantized to f32.
+fn matrix_from_blocks(
+    bytes: &[u8],
+    ty: GgmlType,
+    rows: usize,
+    cols: usize,
+    keep_quantized: bool,
+    device: &Device,
+) -> Result<Tensor<2>, String> {
+    let data = match ty {
+        GgmlType::Q4_0 if keep_quantized => repack_q4_0(bytes, rows, cols),
+        GgmlType::Q8_0 if keep_quantized => repack_q8_0(bytes, rows, cols),
+        _ => {
+            let values = codec::dequantize_to_vec(ty, bytes, rows * cols).map_err(|e| e.to_string())?;
+            TensorData::new(values, [rows, cols])
+        }
+    };
+    Ok(Tensor::from_data(data, device))
+}
+
+fn block_scheme(value: QuantValue) -> QuantScheme {
+    QuantScheme::default().with_value(value).with_store(QuantStore::PackedU32(0)).per_block([32], ScaleDtype::F16)
+}
+
+/// Burn's quantized layout: all values packed little-endian into u32 words, then one f16 scale
+/// per block, padded to a 4-byte boundary.
+fn quantized_data(values: Vec<u8>, scales: Vec<u8>, rows: usize, cols: usize, value: QuantValue) -> TensorData {
+    let mut bytes = values;
+    bytes.extend_from_slice(&scales);
+    bytes.resize(bytes.len().next_multiple_of(4), 0);
+    TensorData::from_bytes_vec(bytes, [rows, cols], DType::QFloat(block_scheme(value)))
+}
+
+/// Q4_0 → Q4F: `(q - 8) * d` is a signed 4-bit value times the same f16 scale. ggml stores
+/// values j and j+16 of a block in one byte; Burn packs eight consecutive values per word.
+fn repack_q4_0(bytes: &[u8], rows: usize, cols: usize) -> TensorData {
+    let blocks = rows * cols / 32;
+    let mut values = Vec::with_capacity(blocks * 16);
+    let mut scales = Vec::with_capacity(blocks * 2);
+    for b in bytes.chunks_exact(18) {
+        scales.extend_from_slice(&b[0..2]);
+        let nibble = |e: usize| {
+            let q = if e < 16 { b[2 + e] & 0x0F } else { b[2 + e - 16] >> 4 };
+            q ^ 0x08 // q - 8 as a 4-bit two's complement number
+        };
+        for pair in 0..16 {
+            values.push(nibble(2 * pair) | nibble(2 * pair + 1) << 4);
+        }
+    }
+    quantized_data(values, scales, rows, cols, QuantValue::Q4F)
+}
+
+/// Q8_0 → Q8F: the same 32 signed bytes and f16 scale per block, with the scales moved after the
+/// values.
+fn repack_q8_0(bytes: &[u8], rows: usize, cols: usize) -> TensorData {
+    let blocks = rows * cols / 32;
+    let mut values = Vec::with_capacity(blocks * 32);
+    let mut scales = Vec::with_capacity(blocks * 2);
+    for b in bytes.chunks_exact(34) {
+        scales.extend_from_slice(&b[0..2]);
+        values.extend_from_slice(&b[2..34]);
+    }
+    quantized_data(values, scales, rows, cols, QuantValue::Q8F)
+}
