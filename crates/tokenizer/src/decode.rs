@@ -67,6 +67,10 @@ impl ByteTable {
         Ok(if skip_special && self.special[i] { &[] } else { bytes })
     }
 
+    pub(crate) fn token(&self, id: u32) -> Option<&[u8]> {
+        self.bytes.get(id as usize).map(|b| &b[..])
+    }
+
     pub(crate) fn is_special(&self, id: u32) -> bool {
         self.special.get(id as usize).copied().unwrap_or(false)
     }

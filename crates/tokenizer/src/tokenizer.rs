@@ -197,6 +197,12 @@ impl Tokenizer {
         self.texts.get(id as usize).map(String::as_str)
     }
 
+    /// The bytes a token stands for (a token may hold part of a UTF-8 character), or `None`
+    /// for an id outside the vocabulary.
+    pub fn token_bytes(&self, id: u32) -> Option<&[u8]> {
+        self.bytes.token(id)
+    }
+
     /// Whether `id` is a special (control or unknown) token, which data never encodes to.
     pub fn is_special(&self, id: u32) -> bool {
         self.bytes.is_special(id)
