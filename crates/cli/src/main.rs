@@ -1,6 +1,10 @@
 //! `selene`: judge LLM outputs with a local GGUF judge model, and look inside model files.
 
+mod bench;
+mod generate;
 mod inspect;
+mod model_args;
+mod tokenize;
 
 use clap::{Parser, Subcommand};
 
@@ -15,10 +19,19 @@ struct Cli {
 enum Command {
     /// Print a GGUF file's metadata and tensor table (the whole model for a split set).
     Inspect(inspect::Args),
+    /// Print the token ids of a text as JSON.
+    Tokenize(tokenize::Args),
+    /// Complete a prompt and print the completion as it is generated.
+    Generate(generate::Args),
+    /// Measure load time and prefill and decode speed.
+    Bench(bench::Args),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Inspect(args) => inspect::run(&args),
+        Command::Tokenize(args) => tokenize::run(&args),
+        Command::Generate(args) => generate::run(&args),
+        Command::Bench(args) => bench::run(&args),
     }
 }

@@ -1,0 +1,219 @@
+//! A loaded model with its tokenizer: prompts in, streamed tokens out.
+//!
+//! Generation is an `async fn` that awaits only its device readbacks, so the same loop runs in a
+//! browser (where readback must be asynchronous) and natively (where [`Engine::generate`] blocks
+//! on it).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use burn::tensor::Device;
+use selene_gguf::GgufModel;
+use selene_model::{GgufWeights, Llama, Logits};
+use selene_tokenizer::{ChatTemplate, Message, Segment, Tokenizer};
+
+use crate::backend::Backend;
+use crate::error::{Result, RuntimeError};
+use crate::sampling::{Choice, GenerationConfig, Sampler};
+
+/// How to load a model.
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    pub backend: Backend,
+    /// Longest prompt plus completion, in tokens (capped by the model's own context length).
+    pub context: usize,
+    /// A `tokenizer.json` to use instead of the tokenizer in the GGUF metadata, with its
+    /// `tokenizer_config.json` when one sits beside it.
+    pub tokenizer_json: Option<std::path::PathBuf>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions { backend: Backend::Wgpu, context: 4096, tokenizer_json: None }
+    }
+}
+
+pub struct Engine {
+    llama: Llama,
+    tokenizer: Tokenizer,
+    template: Option<ChatTemplate>,
+    device: Device,
+}
+
+/// One step of generation as the caller sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GeneratedToken {
+    pub choice: Choice,
+    /// Text this token completes (empty while a character is split across tokens).
+    pub text: String,
+}
+
+/// Whether generation should go on after a token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Stop,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// The model produced an end-of-generation token (not included in the output).
+    EndOfGeneration,
+    MaxTokens,
+    StopSequence,
+    ContextFull,
+    /// The caller's callback asked to stop.
+    Cancelled,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Generation {
+    pub tokens: Vec<GeneratedToken>,
+    pub text: String,
+    pub stop: StopReason,
+    pub prompt_tokens: usize,
+}
+
+impl Engine {
+    /// Loads a GGUF file (or the first shard of a split set).
+    pub fn load(path: &Path, options: &LoadOptions) -> Result<Engine> {
+        let device = options.backend.device()?;
+        let model = Arc::new(GgufModel::open(path)?);
+        let tokenizer = match &options.tokenizer_json {
+            Some(json) => {
+                let read =
+                    |p: &Path| std::fs::read(p).map_err(|e| RuntimeError::Invalid(format!("{}: {e}", p.display())));
+                let config = json.with_file_name("tokenizer_config.json");
+                let config = config.exists().then(|| read(&config)).transpose()?;
+                Tokenizer::from_tokenizer_json(&read(json)?, config.as_deref())?
+            }
+            None => Tokenizer::from_gguf(model.metadata())?,
+        };
+        let weights = GgufWeights::new(model)?.keep_quantized(options.backend.keeps_weights_quantized());
+        let llama = Llama::load(&weights, options.context, &device)?;
+        Engine::new(llama, tokenizer, device)
+    }
+
+    /// An engine over an already loaded model (the browser loads its own).
+    pub fn new(llama: Llama, tokenizer: Tokenizer, device: Device) -> Result<Engine> {
+        if tokenizer.vocab_size() > llama.config().vocab_size {
+            return Err(RuntimeError::Invalid(format!(
+                "the tokenizer has {} tokens but the model only {}",
+                tokenizer.vocab_size(),
+                llama.config().vocab_size
+            )));
+        }
+        let template = tokenizer.chat_template()?;
+        Ok(Engine { llama, tokenizer, template, device })
+    }
+
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    pub fn model(&self) -> &Llama {
+        &self.llama
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Prompt plus completion can be at most this many tokens.
+    pub fn context(&self) -> usize {
+        self.llama.max_positions()
+    }
+
+    /// Token ids for a conversation rendered with the model's chat template, ending where the
+    /// assistant's reply begins. Messages are data: only the template makes special tokens.
+    pub fn chat_prompt(&self, messages: &[Message]) -> Result<Vec<u32>> {
+        let template = self
+            .template
+            .as_ref()
+            .ok_or_else(|| RuntimeError::Invalid("the model has no chat template; use a plain prompt".into()))?;
+        let ids = self.tokenizer.encode_segments(&template.render(messages, true)?)?;
+        Ok(self.with_bos(ids))
+    }
+
+    /// Token ids for plain text (no template); special-token text stays plain unless `special`.
+    pub fn text_prompt(&self, text: &str, special: bool) -> Result<Vec<u32>> {
+        let segment = if special { Segment::Template(text.into()) } else { Segment::Data(text.into()) };
+        Ok(self.with_bos(self.tokenizer.encode_segments(&[segment])?))
+    }
+
+    fn with_bos(&self, mut ids: Vec<u32>) -> Vec<u32> {
+        if let (true, Some(bos)) = (self.tokenizer.add_bos(), self.tokenizer.bos_id()) {
+            if ids.first() != Some(&bos) {
+                ids.insert(0, bos);
+            }
+        }
+        ids
+    }
+
+    /// [`generate_async`](Self::generate_async), blocking until it is done (native only).
+    pub fn generate(
+        &self,
+        prompt: &[u32],
+        config: &GenerationConfig,
+        on_token: impl FnMut(&GeneratedToken) -> Flow,
+    ) -> Result<Generation> {
+        pollster::block_on(self.generate_async(prompt, config, on_token))
+    }
+
+    /// Generates a completion of `prompt`, calling `on_token` with every token as it comes.
+    pub async fn generate_async(
+        &self,
+        prompt: &[u32],
+        config: &GenerationConfig,
+        mut on_token: impl FnMut(&GeneratedToken) -> Flow,
+    ) -> Result<Generation> {
+        config.validate()?;
+        if prompt.is_empty() {
+            return Err(RuntimeError::Invalid("the prompt is empty".into()));
+        }
+        if prompt.len() >= self.context() {
+            return Err(RuntimeError::PromptTooLong { prompt: prompt.len(), limit: self.context() });
+        }
+        let mut cache = self.llama.new_cache(&self.device);
+        let mut sampler = Sampler::new(config);
+        let mut decoder = self.tokenizer.stream_decoder(true);
+        let mut generation = Generation {
+            tokens: Vec::new(),
+            text: String::new(),
+            stop: StopReason::MaxTokens,
+            prompt_tokens: prompt.len(),
+        };
+        let mut next = prompt.to_vec();
+        while generation.tokens.len() < config.max_tokens {
+            if cache.len() + next.len() > cache.capacity() {
+                generation.stop = StopReason::ContextFull;
+                break;
+            }
+            let logits = self.llama.forward(&next, &mut cache, Logits::Last)?;
+            let choice = sampler.choose(logits).await?;
+            if self.tokenizer.is_end_of_generation(choice.token) {
+                generation.stop = StopReason::EndOfGeneration;
+                break;
+            }
+            let text = decoder.push(choice.token)?.unwrap_or_default();
+            generation.text.push_str(&text);
+            next = vec![choice.token];
+            let token = GeneratedToken { choice, text };
+            let flow = on_token(&token);
+            generation.tokens.push(token);
+            if let Some(stop) = config.stop.iter().find(|s| !s.is_empty() && generation.text.ends_with(s.as_str())) {
+                generation.text.truncate(generation.text.len() - stop.len());
+                generation.stop = StopReason::StopSequence;
+                break;
+            }
+            if flow == Flow::Stop {
+                generation.stop = StopReason::Cancelled;
+                break;
+            }
+        }
+        if generation.stop != StopReason::StopSequence {
+            generation.text.push_str(&decoder.finish().unwrap_or_default());
+        }
+        Ok(generation)
+    }
+}

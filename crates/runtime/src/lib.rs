@@ -1,0 +1,13 @@
+//! Runs Llama-family GGUF models: loading onto a Burn device, chat templates, sampling and
+//! streaming generation, written so that the same loop runs natively and in a browser.
+
+mod backend;
+mod engine;
+mod error;
+mod sampling;
+
+pub use backend::Backend;
+pub use engine::{Engine, Flow, GeneratedToken, Generation, LoadOptions, StopReason};
+pub use error::{Result, RuntimeError};
+pub use sampling::{CANDIDATES, Choice, GenerationConfig, Rng, Sampler};
+pub use selene_tokenizer::Message;
