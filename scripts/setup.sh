@@ -8,10 +8,16 @@ cd "$(dirname "$0")/.."
 log() { printf '[setup] %s\n' "$*" >&2; }
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 
-packages=(mesa-vulkan-drivers libvulkan1 pkg-config python3 python3-venv npm curl ca-certificates)
+# Libraries come from Debian; commands only when the machine has none of its own (a machine may
+# already carry Node.js and npm from elsewhere, and Debian's npm package then conflicts with it).
+packages=(mesa-vulkan-drivers libvulkan1 pkg-config ca-certificates)
+declare -A command_packages=([python3]=python3 [npm]=npm [curl]=curl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+for c in "${!command_packages[@]}"; do
+  command -v "$c" >/dev/null || missing+=("${command_packages[$c]}")
 done
 if ((${#missing[@]})); then
   log "apt-get install ${missing[*]}"
