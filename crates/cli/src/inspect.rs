@@ -8,7 +8,7 @@ use serde_json::{Map, Value as Json, json};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A GGUF file, or the first shard of a split set.
+    /// A GGUF file, the first shard of a split set, or hf:owner/repo[:file.gguf].
     file: PathBuf,
     /// Print JSON instead of tables.
     #[arg(long)]
@@ -21,7 +21,7 @@ pub struct Args {
 const ARRAY_HEAD: usize = 8;
 
 pub fn run(args: &Args) -> Result<()> {
-    let model = GgufModel::open(&args.file)?;
+    let model = GgufModel::open(crate::hub::resolve(&args.file)?)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&to_json(&model, args.full_arrays))?);
     } else {

@@ -1,8 +1,12 @@
 //! `selene`: judge LLM outputs with a local GGUF judge model, and look inside model files.
 
+mod batch;
 mod bench;
 mod generate;
+mod hub;
 mod inspect;
+mod items;
+mod judge;
 mod model_args;
 mod tokenize;
 
@@ -25,6 +29,10 @@ enum Command {
     Generate(generate::Args),
     /// Measure load time and prefill and decode speed.
     Bench(bench::Args),
+    /// Judge one item: absolute score, classification or pairwise preference.
+    Judge(judge::Args),
+    /// Judge every item of a JSONL/CSV file or benchmark folder; resumable.
+    Batch(batch::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -33,5 +41,7 @@ fn main() -> anyhow::Result<()> {
         Command::Tokenize(args) => tokenize::run(&args),
         Command::Generate(args) => generate::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Judge(args) => judge::run(&args),
+        Command::Batch(args) => batch::run(&args),
     }
 }

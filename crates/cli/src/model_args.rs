@@ -7,7 +7,8 @@ use selene_runtime::{Backend, Engine, LoadOptions};
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct ModelArgs {
-    /// A GGUF file, or the first shard of a split set.
+    /// A GGUF file, the first shard of a split set, or hf:owner/repo[:file.gguf] from the
+    /// Hugging Face Hub (cached; honours HF_HOME, HF_ENDPOINT and HF_HUB_OFFLINE).
     #[arg(long, short = 'm')]
     pub model: PathBuf,
     /// Where to run: wgpu (a GPU through Vulkan/Metal/DX12), wgpu-cpu (software Vulkan),
@@ -26,6 +27,7 @@ impl ModelArgs {
     pub fn load(&self) -> Result<Engine> {
         let options =
             LoadOptions { backend: self.device, context: self.context, tokenizer_json: self.tokenizer.clone() };
-        Engine::load(&self.model, &options).with_context(|| format!("loading {}", self.model.display()))
+        let path = crate::hub::resolve(&self.model)?;
+        Engine::load(&path, &options).with_context(|| format!("loading {}", self.model.display()))
     }
 }

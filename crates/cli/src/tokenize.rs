@@ -38,7 +38,7 @@ pub fn run(args: &Args) -> Result<()> {
 fn load(args: &Args) -> Result<Tokenizer> {
     match (&args.model, &args.tokenizer) {
         (Some(model), _) => {
-            let model = GgufModel::open(model)?;
+            let model = GgufModel::open(crate::hub::resolve(model)?)?;
             Ok(Tokenizer::from_gguf(model.metadata())?)
         }
         (None, Some(json)) => {

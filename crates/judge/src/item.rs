@@ -77,8 +77,9 @@ pub struct BinaryRubric {
     pub no: String,
 }
 
-/// An expected result.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// An expected result; in JSON a number or a label's string, as items give it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(untagged)]
 pub enum Gold {
     /// Absolute tasks: a rating, possibly the mean of several.
     Score(f64),

@@ -168,12 +168,7 @@ impl Engine {
         mut on_token: impl FnMut(&GeneratedToken) -> Flow,
     ) -> Result<Generation> {
         config.validate()?;
-        if prompt.is_empty() {
-            return Err(RuntimeError::Invalid("the prompt is empty".into()));
-        }
-        if prompt.len() >= self.context() {
-            return Err(RuntimeError::PromptTooLong { prompt: prompt.len(), limit: self.context() });
-        }
+        self.check_prompt(prompt)?;
         let mut cache = self.llama.new_cache(&self.device);
         let mut sampler = Sampler::new(config);
         let mut decoder = self.tokenizer.stream_decoder(true);
@@ -215,5 +210,24 @@ impl Engine {
             generation.text.push_str(&decoder.finish().unwrap_or_default());
         }
         Ok(generation)
+    }
+
+    /// The `n` most likely tokens to follow `prompt`, with their log-probabilities, best first:
+    /// one forward pass, nothing generated.
+    pub async fn next_token_async(&self, prompt: &[u32], n: usize) -> Result<Choice> {
+        self.check_prompt(prompt)?;
+        let mut cache = self.llama.new_cache(&self.device);
+        let logits = self.llama.forward(prompt, &mut cache, Logits::Last)?;
+        Sampler::new(&GenerationConfig { logprobs: n, ..Default::default() }).choose(logits).await
+    }
+
+    fn check_prompt(&self, prompt: &[u32]) -> Result<()> {
+        if prompt.is_empty() {
+            return Err(RuntimeError::Invalid("the prompt is empty".into()));
+        }
+        if prompt.len() >= self.context() {
+            return Err(RuntimeError::PromptTooLong { prompt: prompt.len(), limit: self.context() });
+        }
+        Ok(())
     }
 }

@@ -1,13 +1,16 @@
 //! Runs Llama-family GGUF models: loading onto a Burn device, chat templates, sampling and
-//! streaming generation, written so that the same loop runs natively and in a browser.
+//! streaming generation, written so that the same loop runs natively and in a browser, and the
+//! judge built on them.
 
 mod backend;
 mod engine;
 mod error;
+mod judging;
 mod sampling;
 
 pub use backend::Backend;
 pub use engine::{Engine, Flow, GeneratedToken, Generation, LoadOptions, StopReason};
 pub use error::{Result, RuntimeError};
+pub use judging::{JudgeOptions, JudgeReport, Judgment, Run, judge, judge_async};
 pub use sampling::{CANDIDATES, Choice, GenerationConfig, Rng, Sampler};
 pub use selene_tokenizer::Message;

@@ -108,6 +108,9 @@ fn token_bytes_concatenate_to_the_text() {
     let ids = tokenizer.encode(text, false).unwrap();
     let bytes: Vec<u8> = ids.iter().flat_map(|&id| tokenizer.token_bytes(id).unwrap().to_vec()).collect();
     assert_eq!(bytes, text.as_bytes());
-    assert!(ids.iter().any(|&id| std::str::from_utf8(tokenizer.token_bytes(id).unwrap()).is_err()), "the emoji is split");
+    assert!(
+        ids.iter().any(|&id| std::str::from_utf8(tokenizer.token_bytes(id).unwrap()).is_err()),
+        "the emoji is split"
+    );
     assert_eq!(tokenizer.token_bytes(u32::MAX), None);
 }
