@@ -129,11 +129,18 @@ impl LlamaConfig {
             )));
         }
         let head_dim = hf.head_dim.unwrap_or(hf.hidden_size / hf.num_attention_heads);
-        let (position_scale, freq_factors) = match &hf.rope_scaling {
+        // transformers 5 writes `rope_parameters` (theta included) where 4.x wrote `rope_theta`
+        // and `rope_scaling`; either may come with a checkpoint.
+        let (rope_theta, scaling) = match &hf.rope_parameters {
+            Some(p) => (p.rope_theta.unwrap_or(hf.rope_theta), Some(p)),
+            None => (hf.rope_theta, hf.rope_scaling.as_ref()),
+        };
+        let (position_scale, freq_factors) = match scaling {
             None => (1.0, None),
             Some(s) => match s.kind() {
+                "none" | "default" => (1.0, None),
                 "linear" => (s.factor, None),
-                "llama3" => (1.0, Some(llama3_freq_factors(s, hf.rope_theta, head_dim))),
+                "llama3" => (1.0, Some(llama3_freq_factors(s, rope_theta, head_dim))),
                 other => return Err(ModelError::Unsupported(format!("{origin}: rope_scaling type {other:?}"))),
             },
         };
@@ -146,7 +153,7 @@ impl LlamaConfig {
             num_kv_heads,
             head_dim,
             rms_norm_eps: hf.rms_norm_eps,
-            rope: RopeConfig { theta: hf.rope_theta, position_scale, freq_factors },
+            rope: RopeConfig { theta: rope_theta, position_scale, freq_factors },
             context_length: hf.max_position_embeddings,
             tied_embeddings: hf.tie_word_embeddings,
         })
@@ -178,6 +185,7 @@ struct HfConfig {
     #[serde(default)]
     tie_word_embeddings: bool,
     rope_scaling: Option<HfRopeScaling>,
+    rope_parameters: Option<HfRopeScaling>,
 }
 
 fn default_rope_theta() -> f64 {
@@ -186,6 +194,8 @@ fn default_rope_theta() -> f64 {
 
 #[derive(Deserialize)]
 struct HfRopeScaling {
+    /// Only in `rope_parameters`.
+    rope_theta: Option<f64>,
     rope_type: Option<String>,
     #[serde(rename = "type")]
     legacy_type: Option<String>,
@@ -261,6 +271,22 @@ mod tests {
         for (got, want) in f[29..35].iter().zip([1.2074839, 1.5534146, 2.0263131, 2.69453, 3.6842532, 5.257327]) {
             assert!((got - want).abs() < 2e-6, "{got} vs {want}");
         }
+    }
+
+    #[test]
+    fn transformers_5_rope_parameters_are_read() {
+        let v5 = LLAMA31_8B.replace("\"rope_scaling\"", "\"rope_parameters\"").replace(
+            "\"rope_type\":\"llama3\"},\"rope_theta\":500000.0",
+            "\"rope_type\":\"llama3\",\"rope_theta\":500000.0}",
+        );
+        assert!(v5.contains("rope_parameters") && !v5.contains("\"rope_theta\":500000.0,"), "{v5}");
+        let old = LlamaConfig::from_hf_json(LLAMA31_8B, "config.json").unwrap();
+        assert_eq!(LlamaConfig::from_hf_json(&v5, "config.json").unwrap(), old);
+        let default = r#"{"hidden_size":64,"intermediate_size":128,"max_position_embeddings":256,"num_attention_heads":4,
+            "num_hidden_layers":2,"rms_norm_eps":1e-05,"vocab_size":256,
+            "rope_parameters":{"rope_theta":20000.0,"rope_type":"default"}}"#;
+        let c = LlamaConfig::from_hf_json(default, "config.json").unwrap();
+        assert_eq!((c.rope.theta, c.rope.freq_factors), (20000.0, None));
     }
 
     #[test]

@@ -10,6 +10,8 @@ mod error;
 mod layers;
 mod llama;
 mod rope;
+mod safetensors;
+mod streaming;
 mod weights;
 
 pub use attention::{Attention, LayerCache};
@@ -18,4 +20,6 @@ pub use error::{ModelError, Result};
 pub use layers::{Linear, Mlp, RmsNorm};
 pub use llama::{DecoderLayer, KvCache, Llama, Logits};
 pub use rope::Rope;
+pub use safetensors::SafetensorsWeights;
+pub use streaming::StreamingLoader;
 pub use weights::{EmbeddingTable, GgufWeights, LayerWeight, Weight, WeightSource, unpermute_rope_rows};

@@ -100,6 +100,30 @@ impl Llama {
         })
     }
 
+    /// Loads a model for training: like [`Llama::load`], but with the token embedding on the
+    /// device as a parameter (trainable, and the output head when embeddings are tied) instead of
+    /// a host lookup table. Sequences can be up to `max_positions` tokens long.
+    pub fn load_trainable(source: &dyn WeightSource, max_positions: usize, device: &Device) -> Result<Self> {
+        let config = source.config().clone();
+        let positions = max_positions.min(config.context_length).max(1);
+        let layers =
+            (0..config.num_layers).map(|i| load_layer(source, &config, i, device)).collect::<Result<Vec<_>>>()?;
+        let embed_tokens = source.linear(Weight::TokenEmbedding, device)?.weight;
+        let lm_head = match source.has(Weight::Output) {
+            true => Some(source.linear(Weight::Output, device)?),
+            false => None,
+        };
+        Ok(Llama {
+            embed_tokens: Some(embed_tokens),
+            layers,
+            norm: RmsNorm::new(source.vector(Weight::OutputNorm, device)?, config.rms_norm_eps),
+            lm_head,
+            host_embedding: None,
+            rope: Rope::new(&config.rope, config.head_dim, positions, device),
+            config,
+        })
+    }
+
     pub fn config(&self) -> &LlamaConfig {
         &self.config
     }
@@ -149,15 +173,24 @@ impl Llama {
 
     /// Logits `[batch, seq, vocab]` for whole sequences without a cache (training and scoring).
     pub fn forward_batch(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
-        let embed = self.embed_tokens.as_ref().expect("forward_batch needs the embedding on the device");
+        self.head(self.hidden_batch(tokens))
+    }
+
+    /// The final normalized hidden states `[batch, seq, hidden]` of whole sequences without a
+    /// cache, for callers that need logits at a few positions only: a training loss over the
+    /// completion tokens projects just those rows with [`Llama::head`], which for a 128k
+    /// vocabulary is most of the memory a step would otherwise take.
+    pub fn hidden_batch(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
+        let embed = self.embed_tokens.as_ref().expect("hidden_batch needs the embedding on the device");
         let mut x = embedding(embed.val(), tokens);
         for layer in &self.layers {
             x = layer.forward(x, &self.rope, 0, None);
         }
-        self.head(self.norm.forward(x))
+        self.norm.forward(x)
     }
 
-    fn head(&self, x: Tensor<3>) -> Tensor<3> {
+    /// The output head: normalized hidden states `[.., hidden]` to logits `[.., vocab]`.
+    pub fn head<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         match (&self.lm_head, &self.embed_tokens) {
             (Some(head), _) => head.forward(x),
             (None, Some(embed)) => Linear { weight: embed.clone() }.forward(x),

@@ -84,6 +84,24 @@ impl Weight {
             ),
         }
     }
+
+    /// The weight's shape in a model of this configuration: `[out, in]` for matrices, as
+    /// checkpoints store them.
+    pub fn shape(self, c: &LlamaConfig) -> Vec<usize> {
+        let (q, kv) = (c.num_heads * c.head_dim, c.num_kv_heads * c.head_dim);
+        match self {
+            Weight::TokenEmbedding | Weight::Output => vec![c.vocab_size, c.hidden_size],
+            Weight::OutputNorm => vec![c.hidden_size],
+            Weight::Layer(_, w) => match w {
+                LayerWeight::AttnNorm | LayerWeight::FfnNorm => vec![c.hidden_size],
+                LayerWeight::Query => vec![q, c.hidden_size],
+                LayerWeight::Key | LayerWeight::Value => vec![kv, c.hidden_size],
+                LayerWeight::AttnOutput => vec![c.hidden_size, q],
+                LayerWeight::Gate | LayerWeight::Up => vec![c.intermediate_size, c.hidden_size],
+                LayerWeight::Down => vec![c.hidden_size, c.intermediate_size],
+            },
+        }
+    }
 }
 
 /// Gives the model its weights. Matrices are `[out, in]` (PyTorch's orientation), with query and
@@ -196,20 +214,7 @@ impl GgufWeights {
     }
 
     fn expected_shape(&self, weight: Weight) -> Vec<usize> {
-        let c = &self.config;
-        let (q, kv) = (c.num_heads * c.head_dim, c.num_kv_heads * c.head_dim);
-        match weight {
-            Weight::TokenEmbedding | Weight::Output => vec![c.vocab_size, c.hidden_size],
-            Weight::OutputNorm => vec![c.hidden_size],
-            Weight::Layer(_, w) => match w {
-                LayerWeight::AttnNorm | LayerWeight::FfnNorm => vec![c.hidden_size],
-                LayerWeight::Query => vec![q, c.hidden_size],
-                LayerWeight::Key | LayerWeight::Value => vec![kv, c.hidden_size],
-                LayerWeight::AttnOutput => vec![c.hidden_size, q],
-                LayerWeight::Gate | LayerWeight::Up => vec![c.intermediate_size, c.hidden_size],
-                LayerWeight::Down => vec![c.hidden_size, c.intermediate_size],
-            },
-        }
+        weight.shape(&self.config)
     }
 }
 
@@ -230,20 +235,7 @@ impl WeightSource for GgufWeights {
         let shape = self.expected_shape(weight);
         let t = self.locate(weight, &shape)?;
         let bytes = self.model.tensor_bytes(t)?;
-        let (rows, cols) = (shape[0], shape[1]);
-        // llama.cpp's converter interleaves the two halves of each head's query and key rows;
-        // the model rotates halves, as Hugging Face does, so undo that here.
-        let heads = match weight {
-            Weight::Layer(_, LayerWeight::Query) => Some(self.config.num_heads),
-            Weight::Layer(_, LayerWeight::Key) => Some(self.config.num_kv_heads),
-            _ => None,
-        };
-        let bytes = match heads {
-            Some(heads) => std::borrow::Cow::Owned(unpermute_rope_rows(&bytes, rows, heads)),
-            None => bytes,
-        };
-        matrix_from_blocks(&bytes, t.info.ggml_type, rows, cols, self.keep_quantized, device)
-            .map(Linear::new)
+        linear_from_blocks(weight, &self.config, &bytes, t.info.ggml_type, self.keep_quantized, device)
             .map_err(|problem| weight_error(&self.label, &t.info.name, problem))
     }
 
@@ -260,6 +252,32 @@ impl WeightSource for GgufWeights {
         let t = self.locate(Weight::TokenEmbedding, &shape)?;
         EmbeddingTable::new(Arc::from(&*self.model.tensor_bytes(t)?), t.info.ggml_type, shape[0], shape[1])
     }
+}
+
+/// The linear layer of matrix `weight` from its GGUF bytes (ggml blocks of type `ty`), for every
+/// source of GGUF tensors.
+pub(crate) fn linear_from_blocks(
+    weight: Weight,
+    config: &LlamaConfig,
+    bytes: &[u8],
+    ty: GgmlType,
+    keep_quantized: bool,
+    device: &Device,
+) -> Result<Linear, String> {
+    let shape = weight.shape(config);
+    let (rows, cols) = (shape[0], shape[1]);
+    // llama.cpp's converter interleaves the two halves of each head's query and key rows;
+    // the model rotates halves, as Hugging Face does, so undo that here.
+    let heads = match weight {
+        Weight::Layer(_, LayerWeight::Query) => Some(config.num_heads),
+        Weight::Layer(_, LayerWeight::Key) => Some(config.num_kv_heads),
+        _ => None,
+    };
+    let bytes = match heads {
+        Some(heads) => std::borrow::Cow::Owned(unpermute_rope_rows(bytes, rows, heads)),
+        None => std::borrow::Cow::Borrowed(bytes),
+    };
+    matrix_from_blocks(&bytes, ty, rows, cols, keep_quantized, device).map(Linear::new)
 }
 
 /// Reorders the rows of each head from llama.cpp's interleaved rotary layout (row `2i + j`)

@@ -1,0 +1,334 @@
+//! Building a model from tensors handed over one at a time.
+//!
+//! A browser holds a model as `File`s that it can read only slice by slice and only
+//! asynchronously, and an 8B model does not fit in wasm's 4 GiB of memory, so it cannot go
+//! through [`GgufWeights`](crate::GgufWeights), which reads a whole model through a synchronous
+//! byte source. [`StreamingLoader`] is given the layout (the parsed headers of every shard), says
+//! which tensors it needs in file order, turns each one into its device tensor as soon as its
+//! bytes arrive (the caller drops the bytes right after), and at the end assembles the [`Llama`]
+//! through the same [`Llama::load`] as every other source. Conversion is the one GGUF files get
+//! natively, so both paths build the same model.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use selene_gguf::{GgmlType, ModelLayout, TensorLocation, codec};
+
+use crate::config::LlamaConfig;
+use crate::error::{ModelError, Result};
+use crate::layers::Linear;
+use crate::llama::Llama;
+use crate::weights::{EmbeddingTable, LayerWeight, Weight, WeightSource, linear_from_blocks};
+
+const ROPE_FREQS: &str = "rope_freqs.weight";
+
+/// What a tensor becomes once its bytes arrive.
+enum Built {
+    Linear(Linear),
+    Vector(Tensor<1>),
+}
+
+/// Receives a GGUF model's tensors one by one and builds the model from them.
+pub struct StreamingLoader {
+    config: LlamaConfig,
+    label: String,
+    device: Device,
+    keep_quantized: bool,
+    /// The tensors still to come, by name, with the role each plays.
+    wanted: HashMap<String, Role>,
+    /// Every wanted tensor, in file order.
+    order: Vec<TensorLocation>,
+    built: HashMap<String, Built>,
+    embedding: Option<EmbeddingTable>,
+}
+
+#[derive(Clone, Copy)]
+enum Role {
+    Weight(Weight),
+    RopeFreqs,
+}
+
+impl StreamingLoader {
+    /// A loader for the model whose shards' headers make up `layout`, putting its tensors on
+    /// `device`. Q4_0 and Q8_0 matrices stay block-quantized unless [`keep_quantized`] says
+    /// otherwise, as with [`GgufWeights`](crate::GgufWeights).
+    ///
+    /// [`keep_quantized`]: StreamingLoader::keep_quantized
+    pub fn new(layout: &ModelLayout, device: &Device) -> Result<Self> {
+        let label = layout.shards()[0].label.clone();
+        let mut config = LlamaConfig::from_gguf(layout.metadata())?;
+        if let Some(embd) = layout.tensor(&Weight::TokenEmbedding.gguf_name()) {
+            config.vocab_size = embd.info.shape()[0] as usize;
+        }
+        config.tied_embeddings = layout.tensor(&Weight::Output.gguf_name()).is_none();
+        let mut roles: Vec<(String, Role)> = vec![
+            (Weight::TokenEmbedding.gguf_name(), Role::Weight(Weight::TokenEmbedding)),
+            (Weight::OutputNorm.gguf_name(), Role::Weight(Weight::OutputNorm)),
+        ];
+        if !config.tied_embeddings {
+            roles.push((Weight::Output.gguf_name(), Role::Weight(Weight::Output)));
+        }
+        for i in 0..config.num_layers {
+            for w in LAYER_WEIGHTS {
+                roles.push((Weight::Layer(i, w).gguf_name(), Role::Weight(Weight::Layer(i, w))));
+            }
+        }
+        if layout.tensor(ROPE_FREQS).is_some() {
+            roles.push((ROPE_FREQS.into(), Role::RopeFreqs));
+        }
+        for (name, role) in &roles {
+            let Some(t) = layout.tensor(name) else {
+                return Err(weight_error(&label, name, "missing".into()));
+            };
+            let got: Vec<usize> = t.info.shape().iter().map(|&d| d as usize).collect();
+            let expected = match role {
+                Role::Weight(w) => w.shape(&config),
+                Role::RopeFreqs => vec![config.head_dim / 2],
+            };
+            if got != expected {
+                return Err(weight_error(&label, name, format!("has shape {got:?}, the model needs {expected:?}")));
+            }
+        }
+        let wanted: HashMap<String, Role> = roles.into_iter().collect();
+        let order = layout.tensors().iter().filter(|t| wanted.contains_key(&t.info.name)).cloned().collect();
+        Ok(StreamingLoader {
+            config,
+            label,
+            device: device.clone(),
+            keep_quantized: true,
+            wanted,
+            order,
+            built: HashMap::new(),
+            embedding: None,
+        })
+    }
+
+    /// Whether Q4_0 and Q8_0 matrices stay block-quantized on the device (the default); see
+    /// [`GgufWeights::keep_quantized`](crate::GgufWeights::keep_quantized).
+    pub fn keep_quantized(mut self, keep: bool) -> Self {
+        self.keep_quantized = keep;
+        self
+    }
+
+    pub fn config(&self) -> &LlamaConfig {
+        &self.config
+    }
+
+    /// The tensors the model needs, in the order they lie in the files: hand each one's bytes to
+    /// [`add`](Self::add).
+    pub fn tensors(&self) -> &[TensorLocation] {
+        &self.order
+    }
+
+    /// How many bytes `tensor` will occupy in one device buffer (the token embedding counts
+    /// only when the output head is tied to it; otherwise it stays on the host).
+    pub fn device_bytes(&self, tensor: &TensorLocation) -> u64 {
+        let n = tensor.info.n_elements();
+        let is_matrix = tensor.info.dims.len() == 2;
+        match (self.wanted.get(&tensor.info.name), tensor.info.ggml_type) {
+            (Some(Role::Weight(Weight::TokenEmbedding)), _) if !self.config.tied_embeddings => 0,
+            (_, GgmlType::Q4_0 | GgmlType::Q8_0) if is_matrix && self.keep_quantized => {
+                let value_bytes = if tensor.info.ggml_type == GgmlType::Q4_0 { n / 2 } else { n };
+                (value_bytes + n / 32 * 2).next_multiple_of(4)
+            }
+            _ => n * 4,
+        }
+    }
+
+    /// Turns the bytes of tensor `name` (exactly as stored in its file) into its device
+    /// tensor. Tensors may come in any order; the bytes are not kept, except the token
+    /// embedding's, which stay on the host for row lookups.
+    pub fn add(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
+        let Some(role) = self.wanted.remove(name) else {
+            return Err(weight_error(&self.label, name, "is not a tensor the model needs, or came twice".into()));
+        };
+        let t = self.order.iter().find(|t| t.info.name == name).expect("every wanted tensor is in the order");
+        let (ty, shape) = (t.info.ggml_type, t.info.shape());
+        if bytes.len() as u64 != t.info.n_bytes() {
+            return Err(weight_error(
+                &self.label,
+                name,
+                format!("got {} bytes, the header says {}", bytes.len(), t.info.n_bytes()),
+            ));
+        }
+        let fail = |problem: String| weight_error(&self.label, name, problem);
+        match role {
+            Role::RopeFreqs => {
+                let factors =
+                    codec::dequantize_to_vec(ty, bytes, shape[0] as usize).map_err(|e| fail(e.to_string()))?;
+                self.config.rope.freq_factors = Some(factors);
+            }
+            Role::Weight(_) if shape.len() == 1 => {
+                let values = codec::dequantize_to_vec(ty, bytes, shape[0] as usize).map_err(|e| fail(e.to_string()))?;
+                let vector = Tensor::from_data(TensorData::new(values, [shape[0] as usize]), &self.device);
+                self.built.insert(name.into(), Built::Vector(vector));
+            }
+            Role::Weight(weight) => {
+                if weight == Weight::TokenEmbedding {
+                    let (rows, cols) = (shape[0] as usize, shape[1] as usize);
+                    self.embedding = Some(EmbeddingTable::new(Arc::from(bytes), ty, rows, cols)?);
+                    if !self.config.tied_embeddings {
+                        return Ok(());
+                    }
+                }
+                let linear = linear_from_blocks(weight, &self.config, bytes, ty, self.keep_quantized, &self.device)
+                    .map_err(fail)?;
+                self.built.insert(name.into(), Built::Linear(linear));
+            }
+        }
+        Ok(())
+    }
+
+    /// The model, once every tensor of [`tensors`](Self::tensors) has been added, with room
+    /// for `max_positions` tokens of context.
+    pub fn finish(self, max_positions: usize) -> Result<Llama> {
+        if let Some(t) = self.order.iter().find(|t| self.wanted.contains_key(&t.info.name)) {
+            return Err(weight_error(&self.label, &t.info.name, "was never added".into()));
+        }
+        let source = BuiltWeights {
+            config: self.config,
+            label: self.label,
+            built: RefCell::new(self.built),
+            embedding: RefCell::new(self.embedding),
+        };
+        Llama::load(&source, max_positions, &self.device)
+    }
+}
+
+const LAYER_WEIGHTS: [LayerWeight; 9] = [
+    LayerWeight::AttnNorm,
+    LayerWeight::Query,
+    LayerWeight::Key,
+    LayerWeight::Value,
+    LayerWeight::AttnOutput,
+    LayerWeight::FfnNorm,
+    LayerWeight::Gate,
+    LayerWeight::Up,
+    LayerWeight::Down,
+];
+
+/// The finished tensors, handed to [`Llama::load`] as a [`WeightSource`] that gives each one
+/// away once.
+struct BuiltWeights {
+    config: LlamaConfig,
+    label: String,
+    built: RefCell<HashMap<String, Built>>,
+    embedding: RefCell<Option<EmbeddingTable>>,
+}
+
+impl BuiltWeights {
+    fn take(&self, weight: Weight) -> Result<Built> {
+        let name = weight.gguf_name();
+        self.built.borrow_mut().remove(&name).ok_or_else(|| weight_error(&self.label, &name, "missing".into()))
+    }
+}
+
+impl WeightSource for BuiltWeights {
+    fn config(&self) -> &LlamaConfig {
+        &self.config
+    }
+
+    fn has(&self, weight: Weight) -> bool {
+        self.built.borrow().contains_key(&weight.gguf_name())
+    }
+
+    fn linear(&self, weight: Weight, _device: &Device) -> Result<Linear> {
+        match self.take(weight)? {
+            Built::Linear(linear) => Ok(linear),
+            Built::Vector(_) => Err(weight_error(&self.label, &weight.gguf_name(), "is a vector, not a matrix".into())),
+        }
+    }
+
+    fn vector(&self, weight: Weight, _device: &Device) -> Result<Tensor<1>> {
+        match self.take(weight)? {
+            Built::Vector(vector) => Ok(vector),
+            Built::Linear(_) => Err(weight_error(&self.label, &weight.gguf_name(), "is a matrix, not a vector".into())),
+        }
+    }
+
+    fn embedding_table(&self) -> Result<EmbeddingTable> {
+        self.embedding
+            .borrow_mut()
+            .take()
+            .ok_or_else(|| weight_error(&self.label, &Weight::TokenEmbedding.gguf_name(), "missing".into()))
+    }
+}
+
+fn weight_error(file: &str, tensor: &str, problem: String) -> ModelError {
+    ModelError::Weight { file: file.into(), tensor: tensor.into(), problem }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use burn::tensor::Device;
+    use selene_gguf::GgufModel;
+
+    use super::*;
+    use crate::{GgufWeights, Logits};
+
+    fn smollm2() -> GgufModel {
+        GgufModel::open(selene_fixtures::smollm2()).unwrap()
+    }
+
+    fn logits(llama: &Llama, device: &Device, tokens: &[u32]) -> Vec<f32> {
+        let mut cache = llama.new_cache(device);
+        llama.forward(tokens, &mut cache, Logits::All).unwrap().into_data().to_vec().unwrap()
+    }
+
+    /// Every tensor, fed last to first, builds the model that the file loaded whole builds.
+    #[test]
+    fn streamed_model_equals_the_model_loaded_whole() {
+        let device = Device::flex();
+        let model = smollm2();
+        let mut loader = StreamingLoader::new(model.layout(), &device).unwrap().keep_quantized(false);
+        let wanted = loader.tensors().to_vec();
+        assert!(wanted.windows(2).all(|w| (w[0].shard, w[0].file_offset) < (w[1].shard, w[1].file_offset)));
+        assert_eq!(wanted.len(), 2 + 9 * loader.config().num_layers, "SmolLM2 ties its output head");
+        for t in wanted.iter().rev() {
+            loader.add(&t.info.name, &model.tensor_bytes(t).unwrap()).unwrap();
+        }
+        let streamed = loader.finish(64).unwrap();
+
+        let model = Arc::new(model);
+        let whole = Llama::load(&GgufWeights::new(model).unwrap().keep_quantized(false), 64, &device).unwrap();
+        let tokens = [1, 9690, 198, 2683, 359, 253, 5356, 11173, 30];
+        assert_eq!(logits(&streamed, &device, &tokens), logits(&whole, &device, &tokens));
+    }
+
+    #[test]
+    fn wrong_missing_and_unknown_tensors_are_named() {
+        let device = Device::flex();
+        let model = smollm2();
+        let mut loader = StreamingLoader::new(model.layout(), &device).unwrap();
+        let norm = model.tensor("output_norm.weight").unwrap();
+        let bytes = model.tensor_bytes(norm).unwrap();
+        let short = loader.add("output_norm.weight", &bytes[1..]).unwrap_err().to_string();
+        assert!(short.contains("output_norm.weight") && short.contains("bytes"), "{short}");
+        let unknown = loader.add("blk.99.attn_q.weight", &bytes).unwrap_err().to_string();
+        assert!(unknown.contains("blk.99.attn_q.weight"), "{unknown}");
+
+        let mut loader = StreamingLoader::new(model.layout(), &device).unwrap();
+        loader.add("output_norm.weight", &bytes).unwrap();
+        let again = loader.add("output_norm.weight", &bytes).unwrap_err().to_string();
+        assert!(again.contains("came twice"), "{again}");
+        let first = loader.tensors()[0].info.name.clone();
+        let missing = loader.finish(64).unwrap_err().to_string();
+        assert!(missing.contains(&first) && missing.contains("never added"), "{missing}");
+    }
+
+    #[test]
+    fn device_sizes_follow_what_each_tensor_becomes() {
+        let device = Device::flex();
+        let model = smollm2();
+        let loader = StreamingLoader::new(model.layout(), &device).unwrap().keep_quantized(false);
+        let c = loader.config().clone();
+        let size = |name: &str| loader.device_bytes(model.tensor(name).unwrap());
+        // Q4_1 is expanded to f32; the tied embedding is the output head, so it is on the device.
+        assert_eq!(size("token_embd.weight"), (c.vocab_size * c.hidden_size * 4) as u64);
+        assert_eq!(size("blk.0.ffn_norm.weight"), (c.hidden_size * 4) as u64);
+    }
+}
