@@ -209,3 +209,39 @@ fn writer_refuses_what_llama_cpp_refuses() {
     bad_alignment.set("general.alignment", Value::U64(32));
     assert!(GgufWriter::new(Vec::new(), "out", &bad_alignment, vec![]).is_err());
 }
+
+/// The committed corpus (`tests/corpus`, written by its `make_corpus.py` independently of our
+/// writer; also the seeds of the fuzz target in `fuzz/`): every file is refused with an error that
+/// names the file and the field at fault.
+#[test]
+fn committed_corpus_is_refused() {
+    let expected = [
+        ("array--absurd-length", "tokenizer.ggml.scores: count"),
+        ("data--truncated", "b: the file ends"),
+        ("header--truncated", "header.tensor_count"),
+        ("key--duplicate", "general.architecture: duplicate key"),
+        ("key--length-past-end", "metadata[0].key"),
+        ("kv_count--absurd", "header.metadata_kv_count"),
+        ("magic--not-gguf", "header.magic"),
+        ("tensor--absurd-dimensions", "b: shape"),
+        ("tensor--duplicate-name", "b: duplicate tensor name"),
+        ("tensor--misaligned-offset", "b: data offset 3"),
+        ("tensor--offset-past-end", "b: the file ends"),
+        ("tensor--rows-not-whole-blocks", "a.weight: Q8_0 row length 33"),
+        ("tensor--too-many-dimensions", "b: 9 dimensions"),
+        ("tensor--unknown-type", "b: unknown ggml tensor type"),
+        ("tensor_count--absurd", "header.tensor_count"),
+        ("value--string-length-past-end", "general.name: the file ends"),
+        ("value--unknown-type", "general.name: unknown metadata value type"),
+        ("version--big-endian", "header.version: the file is big-endian"),
+        ("version--unknown", "header.version: GGUF version 99"),
+    ];
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    let on_disk = std::fs::read_dir(&dir).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "gguf"));
+    assert_eq!(on_disk.count(), expected.len(), "every corpus file has its expectation here");
+    for (name, field) in expected {
+        let bytes = std::fs::read(dir.join(format!("{name}.gguf"))).unwrap();
+        let error = read(&bytes).expect_err(name).to_string();
+        assert!(error.starts_with("bad.gguf: ") && error.contains(field), "{name}: {error}");
+    }
+}
