@@ -13,11 +13,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use selene_judge::BenchmarkFormat;
+use selene_judge::{BenchmarkFormat, KeyedItem};
 use selene_runtime::{Flow, JudgeReport, judge};
 use serde_json::Value;
 
-use crate::items::{self, KeyedItem};
+use crate::items;
 use crate::judge::JudgingArgs;
 use crate::model_args::ModelArgs;
 

@@ -31,6 +31,7 @@ mod benchmark;
 mod builtin;
 mod distribution;
 mod item;
+mod items_file;
 mod label;
 pub mod metrics;
 mod position;
@@ -45,6 +46,7 @@ pub use distribution::{
     DistributionError, LabelDistribution, ResultToken, ResultTokenError, find_result_token, label_distribution,
 };
 pub use item::{BinaryRubric, Gold, ItemError, JudgeItem, ScoreRubric, TaskInput};
+pub use items_file::{KeyedItem, read_items};
 pub use label::{Label, LabelSet, Side};
 pub use position::{OrderReport, combine_orders};
 pub use prompt::{Prompt, RenderError, Segment, render};
