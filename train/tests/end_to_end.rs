@@ -21,8 +21,7 @@ use serde_json::{Value, json};
 use support::checkpoints;
 
 fn benchmarks() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/benchmarks");
-    assert!(dir.is_dir(), "{} is missing: the end-to-end test curates from the shared benchmarks", dir.display());
+    let dir = selene_fixtures::benchmarks();
     dir
 }
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use selene_judge::{BenchmarkFormat, BuiltinTemplate, Gold, JudgeItem, Label, TaskInput, render};
 
 fn benchmark_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/benchmarks")
+    selene_fixtures::benchmarks()
 }
 
 /// Every converted item of one benchmark folder, and how many rows were skipped.
