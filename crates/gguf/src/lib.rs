@@ -10,7 +10,6 @@ pub mod codec;
 mod error;
 mod ggml_type;
 mod metadata;
-#[cfg(any(unix, windows))]
 mod model;
 #[cfg(any(unix, windows))]
 mod output;
@@ -22,7 +21,6 @@ mod write;
 pub use error::{Error, ErrorKind, Result};
 pub use ggml_type::GgmlType;
 pub use metadata::{Array, Metadata, Value, ValueType};
-#[cfg(any(unix, windows))]
 pub use model::GgufModel;
 #[cfg(any(unix, windows))]
 pub use output::{AtomicFiles, ModelWriter};

@@ -16,8 +16,8 @@ pub struct GgufModel {
 }
 
 impl GgufModel {
-    /// Opens a single GGUF file, or a whole split set from the path of its first shard.
-    #[cfg(any(unix, windows))]
+    /// Opens a single GGUF file, or a whole split set from the path of its first shard. (In a
+    /// browser, which has no files to open, this fails; the browser streams its `File`s.)
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let first = open_source(path)?;
@@ -98,7 +98,6 @@ impl GgufModel {
     }
 }
 
-#[cfg(any(unix, windows))]
 fn open_source(path: &Path) -> Result<Box<dyn ByteSource>> {
     let label = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|e| Error::new(&label, "open", ErrorKind::Io(e)))?;
@@ -109,6 +108,10 @@ fn open_source(path: &Path) -> Result<Box<dyn ByteSource>> {
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::new(&label, "mmap", ErrorKind::Io(e)))?;
         Ok(Box::new(map))
     }
-    #[cfg(not(feature = "mmap"))]
-    Ok(Box::new(crate::source::FileSource::new(file).map_err(|e| Error::new(&label, "open", ErrorKind::Io(e)))?))
+    #[cfg(all(not(feature = "mmap"), any(unix, windows)))]
+    return Ok(Box::new(
+        crate::source::FileSource::new(file).map_err(|e| Error::new(&label, "open", ErrorKind::Io(e)))?,
+    ));
+    #[cfg(all(not(feature = "mmap"), not(any(unix, windows))))]
+    Err(Error::new(&label, "open", ErrorKind::Io(std::io::ErrorKind::Unsupported.into())))
 }
