@@ -237,7 +237,9 @@ fn committed_corpus_is_refused() {
         ("version--unknown", "header.version: GGUF version 99"),
     ];
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
-    let on_disk = std::fs::read_dir(&dir).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "gguf"));
+    let on_disk = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "gguf"));
     assert_eq!(on_disk.count(), expected.len(), "every corpus file has its expectation here");
     for (name, field) in expected {
         let bytes = std::fs::read(dir.join(format!("{name}.gguf"))).unwrap();
