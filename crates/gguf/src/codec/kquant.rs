@@ -141,109 +141,147 @@ pub(super) fn decode_q6_k(src: &[u8], dst: &mut [f32]) {
     }
 }
 
-/// ggml's `make_qkx2_quants`: quantizes `x` to levels `0..=nmax` with a scale and a minimum,
-/// trying `nstep + 1` candidate scales and keeping the one with the least weighted squared error.
-/// Returns the scale and the (positive) minimum; `levels` receives the quants.
+/// Sub-blocks of a Q4_K or Q5_K super-block side by side: lane `j` of every array belongs to
+/// sub-block `j` (32 values each). ggml searches the sub-blocks' scales one after the other, each
+/// with sums that run through its 32 values in order; searching the 8 sub-blocks at once, one
+/// lane each, keeps every sum in that order (so the bytes stay ggml's) and lets the compiler use
+/// vector instructions, which a reordering within a sub-block could not do without changing the
+/// rounding.
+type Lanes<T> = [T; 8];
+
+fn lanes<T>(f: impl FnMut(usize) -> T) -> Lanes<T> {
+    std::array::from_fn(f)
+}
+
+/// ggml's `make_qkx2_quants` on 8 sub-blocks at once (see [`Lanes`]): quantizes `x[i][j]`, value
+/// `i` of sub-block `j`, to levels `0..=nmax` with a scale and a minimum per sub-block, trying
+/// `nstep + 1` candidate scales and keeping the one with the least weighted squared error.
+/// Returns each sub-block's scale and (positive) minimum; `levels` receives the quants (as f32,
+/// which holds them exactly and saves conversions in the loop).
 fn quantize_with_min(
-    x: &[f32],
-    weights: &[f32],
+    x: &[Lanes<f32>; 32],
+    weights: &[Lanes<f32>; 32],
     nmax: i32,
-    levels: &mut [u8],
+    levels: &mut [Lanes<f32>; 32],
     rmin: f32,
     rdelta: f32,
     nstep: i32,
-) -> (f32, f32) {
-    let n = x.len();
+) -> (Lanes<f32>, Lanes<f32>) {
     let mut min = x[0];
     let mut max = x[0];
     let mut sum_w = weights[0];
-    let mut sum_x = sum_w * x[0];
-    for i in 1..n {
-        if x[i] < min {
-            min = x[i];
+    let mut sum_x = lanes(|j| sum_w[j] * x[0][j]);
+    for i in 1..32 {
+        for j in 0..8 {
+            if x[i][j] < min[j] {
+                min[j] = x[i][j];
+            }
+            if x[i][j] > max[j] {
+                max[j] = x[i][j];
+            }
+            sum_w[j] += weights[i][j];
+            sum_x[j] += weights[i][j] * x[i][j];
         }
-        if x[i] > max {
-            max = x[i];
+    }
+    for m in &mut min {
+        if *m > 0.0 {
+            *m = 0.0;
         }
-        sum_w += weights[i];
-        sum_x += weights[i] * x[i];
     }
-    if min > 0.0 {
-        min = 0.0;
+    // A constant sub-block (max == min) gets scale 0, levels 0; its lane is computed with the
+    // others (on infinities, harmlessly) and overwritten at the end.
+    let (flat, flat_min) = (lanes(|j| max[j] == min[j]), min);
+    let level = |iscale: f32, xi: f32, min: f32| nearest_int(iscale * (xi - min)).clamp(0, nmax) as f32;
+    let iscale = lanes(|j| nmax as f32 / (max[j] - min[j]));
+    let mut scale = lanes(|j| 1.0 / iscale[j]);
+    let mut best_error = [0f32; 8];
+    for i in 0..32 {
+        for j in 0..8 {
+            let l = level(iscale[j], x[i][j], min[j]);
+            levels[i][j] = l;
+            let diff = scale[j] * l + min[j] - x[i][j];
+            best_error[j] += weights[i][j] * (diff * diff);
+        }
     }
-    if max == min {
-        levels.fill(0);
-        return (0.0, -min);
-    }
-    let level = |iscale: f32, xi: f32, min: f32| nearest_int(iscale * (xi - min)).clamp(0, nmax);
-    let mut iscale = nmax as f32 / (max - min);
-    let mut scale = 1.0 / iscale;
-    let mut best_error = 0f32;
-    for i in 0..n {
-        let l = level(iscale, x[i], min);
-        levels[i] = l as u8;
-        let diff = scale * l as f32 + min - x[i];
-        best_error += weights[i] * (diff * diff);
-    }
-    let mut trial = [0u8; 32];
-    let trial = &mut trial[..n];
+    let mut trial = [[0f32; 8]; 32];
     for is in 0..=nstep {
-        iscale = (rmin + rdelta * is as f32 + nmax as f32) / (max - min);
-        let (mut sum_l, mut sum_l2, mut sum_xl) = (0f32, 0f32, 0f32);
-        for i in 0..n {
-            let l = level(iscale, x[i], min);
-            trial[i] = l as u8;
-            let w = weights[i];
-            let l = l as f32;
-            sum_l += w * l;
-            sum_l2 += w * l * l;
-            sum_xl += w * l * x[i];
+        // As in ggml, a better candidate's minimum moves the range of the next ones.
+        let iscale = lanes(|j| (rmin + rdelta * is as f32 + nmax as f32) / (max[j] - min[j]));
+        let (mut sum_l, mut sum_l2, mut sum_xl) = ([0f32; 8], [0f32; 8], [0f32; 8]);
+        for i in 0..32 {
+            for j in 0..8 {
+                let (w, l) = (weights[i][j], level(iscale[j], x[i][j], min[j]));
+                trial[i][j] = l;
+                sum_l[j] += w * l;
+                sum_l2[j] += w * l * l;
+                sum_xl[j] += w * l * x[i][j];
+            }
         }
-        let det = sum_w * sum_l2 - sum_l * sum_l;
-        if det > 0.0 {
-            let mut this_scale = (sum_w * sum_xl - sum_x * sum_l) / det;
-            let mut this_min = (sum_l2 * sum_x - sum_l * sum_xl) / det;
-            if this_min > 0.0 {
-                this_min = 0.0;
-                this_scale = sum_xl / sum_l2;
+        let det = lanes(|j| sum_w[j] * sum_l2[j] - sum_l[j] * sum_l[j]);
+        let mut this_scale = lanes(|j| (sum_w[j] * sum_xl[j] - sum_x[j] * sum_l[j]) / det[j]);
+        let mut this_min = lanes(|j| (sum_l2[j] * sum_x[j] - sum_l[j] * sum_xl[j]) / det[j]);
+        for j in 0..8 {
+            if this_min[j] > 0.0 {
+                this_min[j] = 0.0;
+                this_scale[j] = sum_xl[j] / sum_l2[j];
             }
-            let mut cur_error = 0f32;
-            for i in 0..n {
-                let diff = this_scale * trial[i] as f32 + this_min - x[i];
-                cur_error += weights[i] * (diff * diff);
+        }
+        let mut cur_error = [0f32; 8];
+        for i in 0..32 {
+            for j in 0..8 {
+                let diff = this_scale[j] * trial[i][j] + this_min[j] - x[i][j];
+                cur_error[j] += weights[i][j] * (diff * diff);
             }
-            if cur_error < best_error {
-                levels.copy_from_slice(trial);
-                best_error = cur_error;
-                scale = this_scale;
-                min = this_min;
+        }
+        // ggml only looks at a candidate whose normal equations are solvable (det > 0).
+        let better = lanes(|j| det[j] > 0.0 && cur_error[j] < best_error[j]);
+        for j in 0..8 {
+            if better[j] {
+                best_error[j] = cur_error[j];
+                scale[j] = this_scale[j];
+                min[j] = this_min[j];
+            }
+        }
+        for (level, trial) in levels.iter_mut().zip(&trial) {
+            for j in 0..8 {
+                if better[j] {
+                    level[j] = trial[j];
+                }
             }
         }
     }
-    (scale, -min)
+    for j in 0..8 {
+        if flat[j] {
+            levels.iter_mut().for_each(|l| l[j] = 0.0);
+            (scale[j], min[j]) = (0.0, flat_min[j]);
+        }
+    }
+    (scale, lanes(|j| -min[j]))
 }
 
 /// The shared part of Q4_K and Q5_K encoding: per 32-value sub-block scales and minimums found
 /// by [`quantize_with_min`], quantized to 6 bits, then every value re-quantized against the
 /// stored scales. Writes `d`, `dmin` and the 12 scale bytes into `head` and returns the quants.
 fn encode_k4_scales(x: &[f32], nmax: i32, rmin: f32, nstep: i32, head: &mut [u8]) -> [u8; QK_K] {
+    let columns: [Lanes<f32>; 32] = std::array::from_fn(|i| lanes(|j| x[32 * j + i]));
+    let mut sum_x2 = [0f32; 8];
+    for row in &columns {
+        for j in 0..8 {
+            sum_x2[j] += row[j] * row[j];
+        }
+    }
+    let av_x = lanes(|j| (sum_x2[j] / 32.0).sqrt());
+    let weights: [Lanes<f32>; 32] = std::array::from_fn(|i| lanes(|j| av_x[j] + columns[i][j].abs()));
+    let mut found = [[0f32; 8]; 32];
+    let (scales, mins) = quantize_with_min(&columns, &weights, nmax, &mut found, rmin, 0.1, nstep);
     let mut levels = [0u8; QK_K];
-    let mut scales = [0f32; 8];
-    let mut mins = [0f32; 8];
-    let mut weights = [0f32; 32];
+    for (i, row) in found.iter().enumerate() {
+        for j in 0..8 {
+            levels[32 * j + i] = row[j] as u8;
+        }
+    }
     let (mut max_scale, mut max_min) = (0f32, 0f32);
     for j in 0..8 {
-        let xs = &x[32 * j..32 * j + 32];
-        let mut sum_x2 = 0f32;
-        for &v in xs {
-            sum_x2 += v * v;
-        }
-        let av_x = (sum_x2 / 32.0).sqrt();
-        for (w, &v) in weights.iter_mut().zip(xs) {
-            *w = av_x + v.abs();
-        }
-        (scales[j], mins[j]) =
-            quantize_with_min(xs, &weights, nmax, &mut levels[32 * j..32 * j + 32], rmin, 0.1, nstep);
         if scales[j] > max_scale {
             max_scale = scales[j];
         }
@@ -323,49 +361,62 @@ pub(super) fn encode_q5_k(src: &[f32], dst: &mut [u8]) {
     }
 }
 
-/// ggml's `make_qx_quants` with `rmse_type` 1 and no weights: a symmetric scale for levels
-/// `-nmax..nmax-1`, refined over 18 nearby candidates by squared-magnitude-weighted error.
-/// `levels` receives the quants offset by `nmax`.
-fn quantize_symmetric(x: &[f32], nmax: i32, levels: &mut [i8]) -> f32 {
-    let mut max = 0f32;
-    let mut amax = 0f32;
-    for &v in x {
-        if v.abs() > amax {
-            amax = v.abs();
-            max = v;
+/// ggml's `make_qx_quants` with `rmse_type` 1 and no weights, on 8 sub-blocks of 16 values at
+/// once (lanes as in [`Lanes`]; `x[i][j]` is value `i` of sub-block `j`): a symmetric scale per
+/// sub-block for levels `-nmax..nmax-1`, refined over 18 nearby candidates by
+/// squared-magnitude-weighted error. `levels` receives the quants (as f32, not yet offset).
+fn quantize_symmetric(x: &[Lanes<f32>; 16], nmax: i32, levels: &mut [Lanes<f32>; 16]) -> Lanes<f32> {
+    let mut max = [0f32; 8];
+    let mut amax = [0f32; 8];
+    for row in x {
+        for j in 0..8 {
+            if row[j].abs() > amax[j] {
+                amax[j] = row[j].abs();
+                max[j] = row[j];
+            }
         }
     }
-    if amax < GROUP_MAX_EPS {
-        levels.fill(0);
-        return 0.0;
-    }
-    let level = |iscale: f32, v: f32| nearest_int(iscale * v).clamp(-nmax, nmax - 1);
-    let sums = |iscale: f32| {
-        let (mut sumlx, mut suml2) = (0f32, 0f32);
-        for &v in x {
-            let l = level(iscale, v) as f32;
-            let w = v * v;
-            sumlx += w * v * l;
-            suml2 += w * l * l;
+    let level = |iscale: f32, v: f32| nearest_int(iscale * v).clamp(-nmax, nmax - 1) as f32;
+    // The levels at `iscale` into `trial`, and ggml's two sums over them.
+    let sums = |iscale: &Lanes<f32>, trial: &mut [Lanes<f32>; 16]| {
+        let (mut sumlx, mut suml2) = ([0f32; 8], [0f32; 8]);
+        for (row, t) in x.iter().zip(trial) {
+            for j in 0..8 {
+                let (v, l) = (row[j], level(iscale[j], row[j]));
+                t[j] = l;
+                let w = v * v;
+                sumlx[j] += w * v * l;
+                suml2[j] += w * l * l;
+            }
         }
         (sumlx, suml2)
     };
-    let mut iscale = -(nmax as f32) / max;
-    for (q, &v) in levels.iter_mut().zip(x) {
-        *q = (level(iscale, v) + nmax) as i8;
-    }
-    let (sumlx, suml2) = sums(iscale);
-    let mut scale = if suml2 != 0.0 { sumlx / suml2 } else { 0.0 };
-    let mut best = scale * sumlx;
+    let (sumlx, suml2) = sums(&lanes(|j| -(nmax as f32) / max[j]), levels);
+    let mut scale = lanes(|j| if suml2[j] != 0.0 { sumlx[j] / suml2[j] } else { 0.0 });
+    let mut best = lanes(|j| scale[j] * sumlx[j]);
+    let mut trial = [[0f32; 8]; 16];
     for is in (-9..=9).filter(|&is| is != 0) {
-        iscale = -(nmax as f32 + 0.1 * is as f32) / max;
-        let (sumlx, suml2) = sums(iscale);
-        if suml2 > 0.0 && sumlx * sumlx > best * suml2 {
-            for (q, &v) in levels.iter_mut().zip(x) {
-                *q = (level(iscale, v) + nmax) as i8;
+        let (sumlx, suml2) = sums(&lanes(|j| -(nmax as f32 + 0.1 * is as f32) / max[j]), &mut trial);
+        let better = lanes(|j| suml2[j] > 0.0 && sumlx[j] * sumlx[j] > best[j] * suml2[j]);
+        for j in 0..8 {
+            if better[j] {
+                scale[j] = sumlx[j] / suml2[j];
+                best[j] = scale[j] * sumlx[j];
             }
-            scale = sumlx / suml2;
-            best = scale * sumlx;
+        }
+        for (level, trial) in levels.iter_mut().zip(&trial) {
+            for j in 0..8 {
+                if better[j] {
+                    level[j] = trial[j];
+                }
+            }
+        }
+    }
+    // A sub-block of (nearly) zeros: scale 0, stored levels 0 (computed above on infinities).
+    for j in 0..8 {
+        if amax[j] < GROUP_MAX_EPS {
+            levels.iter_mut().for_each(|l| l[j] = -nmax as f32);
+            scale[j] = 0.0;
         }
     }
     scale
@@ -375,9 +426,19 @@ pub(super) fn encode_q6_k(src: &[f32], dst: &mut [u8]) {
     for (x, b) in src.chunks_exact(QK_K).zip(dst.chunks_exact_mut(210)) {
         let mut levels = [0i8; QK_K];
         let mut scales = [0f32; 16];
+        for half in 0..2 {
+            let columns: [Lanes<f32>; 16] = std::array::from_fn(|i| lanes(|j| x[16 * (8 * half + j) + i]));
+            let mut found = [[0f32; 8]; 16];
+            let found_scales = quantize_symmetric(&columns, 32, &mut found);
+            for j in 0..8 {
+                scales[8 * half + j] = found_scales[j];
+                for (i, row) in found.iter().enumerate() {
+                    levels[16 * (8 * half + j) + i] = (row[j] as i32 + 32) as i8;
+                }
+            }
+        }
         let (mut max_scale, mut max_abs_scale) = (0f32, 0f32);
         for ib in 0..16 {
-            scales[ib] = quantize_symmetric(&x[16 * ib..16 * ib + 16], 32, &mut levels[16 * ib..16 * ib + 16]);
             if scales[ib].abs() > max_abs_scale {
                 max_abs_scale = scales[ib].abs();
                 max_scale = scales[ib];
