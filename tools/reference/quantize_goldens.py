@@ -37,7 +37,7 @@ LLAMA = REF / "llama.cpp"
 BIN = LLAMA / "build/bin"
 TOOL = REF / "llama_ref"
 CONVERT_PYTHON = os.environ.get("CONVERT_PYTHON", "python3")
-TARGET = os.environ.get("CARGO_TARGET_DIR", str(REPO / "target"))
+TARGET = os.environ.get("CARGO_TARGET_DIR", str(Path.home() / ".cache/selene/target"))
 OUT = REPO / "quantize/tests/golden/quantize.json"
 
 # Every type on the small SmolLM2 checkpoint; the brief's five on the Llama 3.1 shaped one
@@ -75,9 +75,15 @@ def run(*args, **kw):
 
 
 def cargo_bin(name: str, example: bool) -> Path:
+    """Builds a selene-quantize binary or example; with SELENE_PREBUILT=1 takes the one already in
+    the target dir (on a shared machine another cargo may hold the build lock for a long time)."""
+    path = Path(TARGET) / "release" / ("examples" if example else "") / name
+    if os.environ.get("SELENE_PREBUILT") == "1":
+        assert path.is_file(), f"SELENE_PREBUILT=1, but {path} is not built"
+        return path
     kind = ["--example", name] if example else ["--bin", name]
     run("cargo", "build", "--release", "-p", "selene-quantize", *kind, cwd=REPO, env={**os.environ, "CARGO_TARGET_DIR": TARGET})
-    return Path(TARGET) / "release" / ("examples" if example else "") / name
+    return path
 
 
 def tensors(path: Path) -> dict:
