@@ -5,6 +5,8 @@
 //! * `llama31`: Llama 3.1 shaped (real tokenizer and vocabulary of 128256, GQA 4, head size 128,
 //!   llama3 RoPE scaling, untied output) with random bf16 weights, 4 small layers, stored in two
 //!   shards with an index.
+//! * `llama31-wide`: the same at Llama 3.1 8B's full width with 8 layers (5.6 GB), for the
+//!   benchmark against llama.cpp; not converted by the tests, so not among [`KINDS`].
 //! * `smollm2`: SmolLM2-135M-Instruct rebuilt from the Q4_1 GGUF fixture: weights dequantized and
 //!   rounded to bf16, Q/K rows put back in Hugging Face order, its tokenizer rebuilt as
 //!   tokenizer.json, tied embeddings, one shard.
@@ -15,14 +17,15 @@ use selene_gguf::{GgufModel, codec};
 use selene_quantize::safetensors::{self, Dtype, TensorData};
 use serde_json::{Value, json};
 
-/// The checkpoint kinds, by the name the example takes.
+/// The checkpoint kinds the tests convert (and have goldens for).
 pub const KINDS: &[&str] = &["llama31", "smollm2"];
 
 /// Writes checkpoint `kind` into `dir` (created if needed).
 pub fn make(kind: &str, dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
     match kind {
-        "llama31" => llama31(dir),
+        "llama31" => llama31(dir, &L31_SMALL),
+        "llama31-wide" => llama31(dir, &L31_WIDE),
         "smollm2" => smollm2(dir),
         _ => panic!("unknown checkpoint kind {kind} (one of {KINDS:?})"),
     }
@@ -32,6 +35,7 @@ pub fn make(kind: &str, dir: &Path) {
 pub fn dir_name(kind: &str) -> &'static str {
     match kind {
         "llama31" => "Llama-3.1-Selene-Test-Instruct",
+        "llama31-wide" => "Llama-3.1-Selene-Bench-Instruct",
         "smollm2" => "SmolLM2-135M-Instruct",
         _ => panic!("unknown checkpoint kind {kind}"),
     }
@@ -60,15 +64,28 @@ fn bf16_bytes(values: impl Iterator<Item = f32>) -> Vec<u8> {
     values.flat_map(|x| codec::f32_to_bf16_bits(x).to_le_bytes()).collect()
 }
 
-const L31_VOCAB: u64 = 128256;
-const L31_EMBD: u64 = 512;
-const L31_FF: u64 = 1536;
-const L31_HEADS: u64 = 4;
-const L31_KV_HEADS: u64 = 1;
-const L31_HEAD_DIM: u64 = 128;
-const L31_LAYERS: u64 = 4;
+/// A Llama 3.1 shaped model: the real vocabulary, head size 128, llama3 RoPE scaling, untied output.
+struct Llama31Shape {
+    embd: u64,
+    ff: u64,
+    heads: u64,
+    kv_heads: u64,
+    layers: u64,
+    /// The first layer of each safetensors shard after the first.
+    shard_starts: &'static [u64],
+}
 
-fn llama31(dir: &Path) {
+const L31_VOCAB: u64 = 128256;
+const L31_HEAD_DIM: u64 = 128;
+/// The tests' checkpoint: 4 small layers in two shards.
+const L31_SMALL: Llama31Shape =
+    Llama31Shape { embd: 512, ff: 1536, heads: 4, kv_heads: 1, layers: 4, shard_starts: &[2] };
+/// Llama 3.1 8B's full width with 8 of its 32 layers (2.8 billion parameters, 5.6 GB of bf16) in
+/// four shards: too large for the tests, the size tools/bench/quantize_vs_llama_cpp.py times.
+const L31_WIDE: Llama31Shape =
+    Llama31Shape { embd: 4096, ff: 14336, heads: 32, kv_heads: 8, layers: 8, shard_starts: &[2, 4, 6] };
+
+fn llama31(dir: &Path, s: &Llama31Shape) {
     let fixtures = selene_fixtures::dir().join("llama3.1");
     for name in ["tokenizer.json", "tokenizer_config.json"] {
         std::fs::copy(fixtures.join(name), dir.join(name)).unwrap();
@@ -78,9 +95,9 @@ fn llama31(dir: &Path) {
         &json!({
             "architectures": ["LlamaForCausalLM"], "attention_bias": false, "attention_dropout": 0.0,
             "bos_token_id": 128000, "eos_token_id": [128001, 128008, 128009], "hidden_act": "silu",
-            "hidden_size": L31_EMBD, "initializer_range": 0.02, "intermediate_size": L31_FF,
+            "hidden_size": s.embd, "initializer_range": 0.02, "intermediate_size": s.ff,
             "max_position_embeddings": 131072, "mlp_bias": false, "model_type": "llama",
-            "num_attention_heads": L31_HEADS, "num_hidden_layers": L31_LAYERS, "num_key_value_heads": L31_KV_HEADS,
+            "num_attention_heads": s.heads, "num_hidden_layers": s.layers, "num_key_value_heads": s.kv_heads,
             "pretraining_tp": 1, "rms_norm_eps": 1e-05,
             "rope_scaling": {"factor": 8.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
                              "original_max_position_embeddings": 8192, "rope_type": "llama3"},
@@ -93,56 +110,66 @@ fn llama31(dir: &Path) {
         &json!({"bos_token_id": 128000, "do_sample": true, "eos_token_id": [128001, 128008, 128009],
                 "temperature": 0.6, "top_p": 0.9, "transformers_version": "4.43.0"}),
     );
-    let kv = L31_KV_HEADS * L31_HEAD_DIM;
-    let mut shapes: Vec<(String, Vec<u64>)> = vec![("model.embed_tokens.weight".into(), vec![L31_VOCAB, L31_EMBD])];
-    for l in 0..L31_LAYERS {
+    let (embd, ff) = (s.embd, s.ff);
+    let kv = s.kv_heads * L31_HEAD_DIM;
+    let mut shapes: Vec<(String, Vec<u64>)> = vec![("model.embed_tokens.weight".into(), vec![L31_VOCAB, embd])];
+    for l in 0..s.layers {
         let p = format!("model.layers.{l}");
         shapes.extend([
-            (format!("{p}.input_layernorm.weight"), vec![L31_EMBD]),
-            (format!("{p}.self_attn.q_proj.weight"), vec![L31_EMBD, L31_EMBD]),
-            (format!("{p}.self_attn.k_proj.weight"), vec![kv, L31_EMBD]),
-            (format!("{p}.self_attn.v_proj.weight"), vec![kv, L31_EMBD]),
-            (format!("{p}.self_attn.o_proj.weight"), vec![L31_EMBD, L31_EMBD]),
-            (format!("{p}.post_attention_layernorm.weight"), vec![L31_EMBD]),
-            (format!("{p}.mlp.gate_proj.weight"), vec![L31_FF, L31_EMBD]),
-            (format!("{p}.mlp.up_proj.weight"), vec![L31_FF, L31_EMBD]),
-            (format!("{p}.mlp.down_proj.weight"), vec![L31_EMBD, L31_FF]),
+            (format!("{p}.input_layernorm.weight"), vec![embd]),
+            (format!("{p}.self_attn.q_proj.weight"), vec![embd, embd]),
+            (format!("{p}.self_attn.k_proj.weight"), vec![kv, embd]),
+            (format!("{p}.self_attn.v_proj.weight"), vec![kv, embd]),
+            (format!("{p}.self_attn.o_proj.weight"), vec![embd, embd]),
+            (format!("{p}.post_attention_layernorm.weight"), vec![embd]),
+            (format!("{p}.mlp.gate_proj.weight"), vec![ff, embd]),
+            (format!("{p}.mlp.up_proj.weight"), vec![ff, embd]),
+            (format!("{p}.mlp.down_proj.weight"), vec![embd, ff]),
         ]);
     }
-    shapes.push(("model.norm.weight".into(), vec![L31_EMBD]));
-    shapes.push(("lm_head.weight".into(), vec![L31_VOCAB, L31_EMBD]));
+    shapes.push(("model.norm.weight".into(), vec![embd]));
+    shapes.push(("lm_head.weight".into(), vec![L31_VOCAB, embd]));
 
+    // Shard k holds the tensors from its first layer up to the next shard's; the first shard also
+    // has the embeddings, the last the final norm and the output.
+    let mut bounds = vec![0];
+    for first in s.shard_starts {
+        let prefix = format!("model.layers.{first}.");
+        bounds.push(shapes.iter().position(|(n, _)| n.starts_with(&prefix)).unwrap());
+    }
+    bounds.push(shapes.len());
+    let n_shards = bounds.len() - 1;
+    // One shard in memory at a time; the draws run through the tensors in order.
     let mut rng = Rng(0x5e1e_e31);
-    let data: Vec<Vec<u8>> = shapes
-        .iter()
-        .map(|(name, shape)| {
-            let n = shape.iter().product::<u64>() as usize;
-            if name.ends_with("norm.weight") {
-                bf16_bytes((0..n).map(|_| 1.0 + 0.25 * rng.uniform()))
-            } else {
-                // Mostly small weights with an occasional outlier, as in trained models.
-                bf16_bytes((0..n).map(|_| {
-                    let u = rng.uniform();
-                    if rng.next_u32() % 512 == 0 { 0.5 * u } else { 0.05 * u }
-                }))
-            }
-        })
-        .collect();
-    // Two shards: the embeddings and layers 0-1, then the rest.
-    let split = shapes.iter().position(|(n, _)| n.starts_with("model.layers.2.")).unwrap();
     let mut weight_map = serde_json::Map::new();
-    for (part, range) in [(1, 0..split), (2, split..shapes.len())] {
-        let file = format!("model-{part:05}-of-00002.safetensors");
-        let tensors: Vec<TensorData> = range
-            .clone()
-            .map(|i| TensorData { name: &shapes[i].0, dtype: Dtype::BF16, shape: &shapes[i].1, bytes: &data[i] })
+    for (part, range) in bounds.windows(2).map(|w| w[0]..w[1]).enumerate() {
+        let data: Vec<Vec<u8>> = shapes[range.clone()]
+            .iter()
+            .map(|(name, shape)| {
+                let n = shape.iter().product::<u64>() as usize;
+                if name.ends_with("norm.weight") {
+                    bf16_bytes((0..n).map(|_| 1.0 + 0.25 * rng.uniform()))
+                } else {
+                    // Mostly small weights with an occasional outlier, as in trained models.
+                    bf16_bytes((0..n).map(|_| {
+                        let u = rng.uniform();
+                        if rng.next_u32() % 512 == 0 { 0.5 * u } else { 0.05 * u }
+                    }))
+                }
+            })
+            .collect();
+        let file = format!("model-{:05}-of-{n_shards:05}.safetensors", part + 1);
+        let tensors: Vec<TensorData> = shapes[range.clone()]
+            .iter()
+            .zip(&data)
+            .map(|((name, shape), bytes)| TensorData { name, dtype: Dtype::BF16, shape, bytes })
             .collect();
         safetensors::write(&dir.join(&file), &tensors).unwrap();
-        for i in range {
-            weight_map.insert(shapes[i].0.clone(), json!(file));
+        for (name, _) in &shapes[range] {
+            weight_map.insert(name.clone(), json!(file));
         }
     }
-    let total: usize = data.iter().map(Vec::len).sum();
+    let total: u64 = shapes.iter().map(|(_, shape)| 2 * shape.iter().product::<u64>()).sum();
     write_json(
         &dir.join("model.safetensors.index.json"),
         &json!({"metadata": {"total_size": total}, "weight_map": weight_map}),
