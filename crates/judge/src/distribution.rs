@@ -7,14 +7,14 @@
 //! ([`label_distribution`]). Selene was not trained for this use, so the numbers are a
 //! diagnostic to validate against benchmarks, not a replacement for the sampled verdict.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::label::{Label, LabelSet};
 use crate::verdict::{ParseFailure, Verdict, parse_verdict};
 
 /// A probability distribution over a task's labels.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LabelDistribution {
     /// Every label of the set, in set order, with its probability; normalized over the label
     /// tokens among the candidates, so the probabilities sum to 1.

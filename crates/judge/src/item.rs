@@ -87,6 +87,29 @@ pub enum Gold {
     Label(Label),
 }
 
+/// The three kinds of judging task; in JSON `"absolute"`, `"classification"` or `"pairwise"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskKind {
+    Absolute,
+    Classification,
+    Pairwise,
+}
+
+impl TaskKind {
+    /// Every kind, in the order the paper's tables list them.
+    pub const ALL: [TaskKind; 3] = [TaskKind::Absolute, TaskKind::Pairwise, TaskKind::Classification];
+
+    /// The JSON name: `absolute`, `classification` or `pairwise`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskKind::Absolute => "absolute",
+            TaskKind::Classification => "classification",
+            TaskKind::Pairwise => "pairwise",
+        }
+    }
+}
+
 /// Why an item's JSON was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemError {
@@ -104,6 +127,15 @@ impl fmt::Display for ItemError {
 impl std::error::Error for ItemError {}
 
 impl JudgeItem {
+    /// The item's kind of task.
+    pub fn kind(&self) -> TaskKind {
+        match self.task {
+            TaskInput::Absolute { .. } => TaskKind::Absolute,
+            TaskInput::Classification { .. } => TaskKind::Classification,
+            TaskInput::Pairwise { .. } => TaskKind::Pairwise,
+        }
+    }
+
     /// The labels a verdict on this item may carry.
     pub fn labels(&self) -> LabelSet {
         match &self.task {
@@ -186,14 +218,6 @@ fn scale_max(rubric: &ScoreRubric) -> u32 {
 // The JSON shape: every field optional, so that the conversion below can say which one is
 // missing or misplaced for the task at hand.
 
-#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum TaskKind {
-    Absolute,
-    Classification,
-    Pairwise,
-}
-
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawItem {
@@ -226,16 +250,6 @@ struct RawRubric {
     yes: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     no: Option<String>,
-}
-
-impl TaskKind {
-    fn name(self) -> &'static str {
-        match self {
-            TaskKind::Absolute => "absolute",
-            TaskKind::Classification => "classification",
-            TaskKind::Pairwise => "pairwise",
-        }
-    }
 }
 
 /// Checks one task's fields: takes the required ones and refuses the ones it has no use for.

@@ -26,14 +26,18 @@
 //!   index to [`label_distribution`].
 //! - **Position bias.** For pairwise items judge [`JudgeItem::swapped`] too and combine the two
 //!   verdicts with [`combine_orders`].
+//! - **Benchmarks.** [`evaluation`] turns verdicts on gold-labelled items into the figures of the
+//!   paper's Table 1; [`paper`] holds the published table to compare with.
 
 mod benchmark;
 mod builtin;
 mod distribution;
+pub mod evaluation;
 mod item;
 mod items_file;
 mod label;
 pub mod metrics;
+pub mod paper;
 mod position;
 mod prompt;
 mod template;
@@ -45,7 +49,7 @@ pub use builtin::BuiltinTemplate;
 pub use distribution::{
     DistributionError, LabelDistribution, ResultToken, ResultTokenError, find_result_token, label_distribution,
 };
-pub use item::{BinaryRubric, Gold, ItemError, JudgeItem, ScoreRubric, TaskInput};
+pub use item::{BinaryRubric, Gold, ItemError, JudgeItem, ScoreRubric, TaskInput, TaskKind};
 pub use items_file::{KeyedItem, read_items};
 pub use label::{Label, LabelSet, Side};
 pub use position::{OrderReport, combine_orders};

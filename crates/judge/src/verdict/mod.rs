@@ -17,7 +17,7 @@ mod value;
 
 use std::ops::Range;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::label::{Label, LabelSet};
@@ -25,13 +25,14 @@ use markers::{Marker, MarkerKind, find_markers};
 use value::{Reading, read_bare_line, read_double_brackets, read_marker_value};
 
 /// A parsed judgement.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verdict {
     /// The judge's explanation, if it gave one.
     pub reasoning: Option<String>,
     pub result: Label,
     /// Byte range of the result's value in the parsed text (the digits of `4/5`, the letter of
-    /// `Response A`), where the runtime finds the token whose probabilities it reports.
+    /// `Response A`), where the runtime finds the token whose probabilities it reports. Not
+    /// serialized: a verdict read back from JSON has an empty span.
     #[serde(skip)]
     pub result_span: Range<usize>,
 }
