@@ -25,7 +25,6 @@ selene-quantize binary and make-checkpoint example already built instead of runn
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import platform
 import sys
@@ -35,17 +34,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tools/reference"))
-from quantize_goldens import BIN, CONVERT_PYTHON, LLAMA, cargo_bin, run  # noqa: E402
+from quantize_goldens import BIN, CONVERT_PYTHON, LLAMA, cargo_bin, run, sha256  # noqa: E402
 
 KINDS = ["llama31", "smollm2", "llama31-wide"]
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def warm(paths: list[Path]):
