@@ -1,0 +1,166 @@
+//! The small operations of a decoder layer, each one kernel.
+//!
+//! Decoding one token of a small model is bound by the number of kernel launches rather than by
+//! arithmetic: RMSNorm as tensor operations is five launches, rotary embeddings eight, attention
+//! over the cache four plus a mask. Each of these is one launch here.
+
+use cubecl::prelude::*;
+
+use crate::reduce::{max_in_place, sum_in_place};
+
+/// Units per row of the normalization kernel, and per head of the attention kernel.
+pub const NORM_UNITS: usize = 128;
+pub const ATTENTION_UNITS: usize = 64;
+/// Keys scored at a time by the attention kernel (its shared memory).
+const KEY_CHUNK: usize = 1024;
+/// Below every score, but finite: shader compilers may assume no infinities.
+const LOWEST: f32 = -1.0e30;
+
+/// `out = x / sqrt(mean(x²) + eps) * weight` over rows of `dim` values, one workgroup a row.
+#[cube(launch_unchecked)]
+pub fn rms_norm(x: &[f32], weight: &[f32], out: &mut [f32], dim: usize, eps: f32) {
+    let unit = UNIT_POS_X as usize;
+    let base = CUBE_POS_X as usize * dim;
+    let mut partial = Shared::<[f32]>::new_slice(NORM_UNITS);
+    let mut squares = 0.0f32;
+    let mut i = unit;
+    while i < dim {
+        let v = x[base + i];
+        squares += v * v;
+        i += NORM_UNITS;
+    }
+    partial[unit] = squares;
+    sync_cube();
+    sum_in_place(&mut partial, 0, unit, NORM_UNITS);
+    let inverse = 1.0f32 / f32::sqrt(partial[0] / f32::cast_from(dim) + eps);
+    i = unit;
+    while i < dim {
+        out[base + i] = x[base + i] * inverse * weight[i];
+        i += NORM_UNITS;
+    }
+}
+
+/// Rotary embeddings in the rotate-half form on `x [rows, heads, 2 * half]` (rows are
+/// `batch x seq` positions, row `r` at position `start + r % seq`), with tables
+/// `cos, sin [positions, half]`. One unit per rotated pair.
+#[cube(launch_unchecked)]
+#[allow(clippy::too_many_arguments)]
+pub fn rope(
+    x: &[f32],
+    cos: &[f32],
+    sin: &[f32],
+    out: &mut [f32],
+    pairs: usize,
+    seq: usize,
+    heads: usize,
+    start: usize,
+    #[comptime] half: usize,
+) {
+    let idx = ABSOLUTE_POS;
+    if idx >= pairs {
+        terminate!();
+    }
+    let i = idx % half;
+    let head_row = idx / half;
+    let position = start + (head_row / heads) % seq;
+    let base = head_row * 2 * half;
+    let (x1, x2) = (x[base + i], x[base + i + half]);
+    let (c, s) = (cos[position * half + i], sin[position * half + i]);
+    out[base + i] = x1 * c - x2 * s;
+    out[base + i + half] = x2 * c + x1 * s;
+}
+
+/// Attention of one token over `len` cached positions: `q [heads, dim]`, caches
+/// `[kv_heads, capacity, dim]`, one workgroup per query head. Scores are taken a chunk of keys
+/// at a time with a running maximum and sum (the online softmax), so any context fits the
+/// kernel's few kilobytes of shared memory.
+#[cube(launch_unchecked)]
+#[allow(clippy::too_many_arguments)]
+pub fn decode_attention(
+    q: &[f32],
+    keys: &[f32],
+    values: &[f32],
+    out: &mut [f32],
+    len: usize,
+    capacity: usize,
+    group: usize,
+    scale: f32,
+    #[comptime] dim: usize,
+) {
+    let unit = UNIT_POS_X as usize;
+    let head = CUBE_POS_X as usize;
+    let cache = (head / group) * capacity * dim;
+    let query = head * dim;
+    let mut scores = Shared::<[f32]>::new_slice(KEY_CHUNK);
+    let mut partial = Shared::<[f32]>::new_slice(ATTENTION_UNITS);
+    // Output dimensions unit, unit + ATTENTION_UNITS, ... belong to this unit.
+    let owned = comptime!(dim.div_ceil(ATTENTION_UNITS));
+    let mut acc = Array::<f32>::new(owned);
+    #[unroll]
+    for t in 0..owned {
+        acc[t] = 0.0;
+    }
+    let mut max = f32::new(LOWEST);
+    let mut sum = 0.0f32;
+
+    let mut c0 = 0usize;
+    while c0 < len {
+        let n = select(len - c0 < KEY_CHUNK, len - c0, KEY_CHUNK);
+        let mut local = f32::new(LOWEST);
+        let mut j = unit;
+        while j < n {
+            let key = cache + (c0 + j) * dim;
+            let mut dot = 0.0f32;
+            #[unroll]
+            for i in 0..dim {
+                dot += q[query + i] * keys[key + i];
+            }
+            let score = dot * scale;
+            scores[j] = score;
+            local = f32::max(local, score);
+            j += ATTENTION_UNITS;
+        }
+        partial[unit] = local;
+        sync_cube();
+        max_in_place(&mut partial, 0, unit, ATTENTION_UNITS);
+        let new_max = f32::max(max, partial[0]);
+        sync_cube();
+
+        let mut local_sum = 0.0f32;
+        j = unit;
+        while j < n {
+            let p = f32::exp(scores[j] - new_max);
+            scores[j] = p;
+            local_sum += p;
+            j += ATTENTION_UNITS;
+        }
+        partial[unit] = local_sum;
+        sync_cube();
+        sum_in_place(&mut partial, 0, unit, ATTENTION_UNITS);
+        let correction = f32::exp(max - new_max);
+        sum = sum * correction + partial[0];
+        max = new_max;
+
+        #[unroll]
+        for t in 0..owned {
+            let i = unit + t * ATTENTION_UNITS;
+            if i < dim {
+                let mut weighted = 0.0f32;
+                for k in 0..n {
+                    weighted += scores[k] * values[cache + (c0 + k) * dim + i];
+                }
+                acc[t] = acc[t] * correction + weighted;
+            }
+        }
+        sync_cube();
+        c0 += KEY_CHUNK;
+    }
+
+    #[unroll]
+    for t in 0..owned {
+        let i = unit + t * ATTENTION_UNITS;
+        if i < dim {
+            out[query + i] = acc[t] / sum;
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Matrix products with GGUF weights kept in their ggml blocks on the device.
+//!
+//! Expanding quantized weights to floats multiplies a model's memory by four to eight: an 8B
+//! judge that is 4.9 GB as Q4_K_M would need 32 GB, and no browser tab could hold it. Here the
+//! blocks are uploaded as they are (re-laid into whole words, [`format`]) and CubeCL kernels
+//! decode them while multiplying, so the same source runs as WGSL in a browser, SPIR-V or MSL
+//! natively and CUDA C++ on NVIDIA GPUs. A matrix larger than one storage-buffer binding (the
+//! 8B model's output head is ~430 MB; WebGPU guarantees only 128 MiB) is split by rows.
+
+pub mod decode;
+pub mod format;
+pub mod fused;
+pub mod matmul;
+mod ops;
+mod reduce;
+
+use burn::backend::DispatchDevice;
+use burn::tensor::{DType, Device, Int, Tensor, TensorData};
+use selene_gguf::GgmlType;
+
+pub use format::BlockFormat;
+pub use ops::{BlockMatmulOps, FusedOps, decode_attention_fused, matmul_blocks, rms_norm_fused, rope_fused};
+
+/// A `[rows, cols]` weight matrix held on the device as ggml blocks, in chunks of whole rows
+/// that each fit one storage-buffer binding.
+#[derive(Clone, Debug)]
+pub struct BlockMatrix {
+    chunks: Vec<Chunk>,
+    format: BlockFormat,
+    rows: usize,
+    cols: usize,
+}
+
+#[derive(Clone, Debug)]
+struct Chunk {
+    words: Tensor<1, Int>,
+    rows: usize,
+}
+
+impl BlockMatrix {
+    /// Whether `device` can hold `ty` blocks as they are: a CubeCL device and a type the kernels
+    /// know.
+    pub fn supported(ty: GgmlType, device: &Device) -> bool {
+        BlockFormat::of(ty).is_some() && runs_kernels(device)
+    }
+
+    /// Uploads `rows x cols` values stored as consecutive ggml blocks of type `ty` (ggml's row
+    /// order, each row a whole number of blocks).
+    pub fn new(bytes: &[u8], ty: GgmlType, rows: usize, cols: usize, device: &Device) -> Result<Self, String> {
+        let limit = binding_limit(device).ok_or_else(|| format!("{device:?} runs no CubeCL kernels"))?;
+        Self::with_binding_limit(bytes, ty, rows, cols, device, limit)
+    }
+
+    /// [`BlockMatrix::new`] with chunks of at most `limit` bytes.
+    pub fn with_binding_limit(
+        bytes: &[u8],
+        ty: GgmlType,
+        rows: usize,
+        cols: usize,
+        device: &Device,
+        limit: u64,
+    ) -> Result<Self, String> {
+        let format = BlockFormat::of(ty).ok_or_else(|| format!("no device kernel reads {ty} blocks"))?;
+        let per_block = format.block_values();
+        if cols % per_block != 0 || rows == 0 {
+            return Err(format!("a {rows}x{cols} matrix is not made of whole {ty} blocks of {per_block} values"));
+        }
+        let row_blocks = cols / per_block;
+        let row_bytes = row_blocks * ty.block_bytes();
+        if bytes.len() != rows * row_bytes {
+            return Err(format!(
+                "{} bytes cannot hold {rows}x{cols} {ty} values ({} bytes)",
+                bytes.len(),
+                rows * row_bytes
+            ));
+        }
+        let chunk_bytes = |n: usize| format.device_words(n * row_blocks) as u64 * 4;
+        let mut chunk_rows = rows;
+        while chunk_rows > 1 && chunk_bytes(chunk_rows) > limit {
+            chunk_rows = chunk_rows.div_ceil(2);
+        }
+        if chunk_bytes(chunk_rows) > limit {
+            return Err(format!(
+                "one row of {cols} {ty} values is larger than the device's largest buffer ({limit} bytes)"
+            ));
+        }
+        let chunks = bytes
+            .chunks(chunk_rows * row_bytes)
+            .map(|part| {
+                let words = format.pack(part);
+                let len = words.len();
+                Chunk {
+                    words: Tensor::from_data(TensorData::new(words, [len]), (device, DType::U32)),
+                    rows: part.len() / row_bytes,
+                }
+            })
+            .collect();
+        Ok(BlockMatrix { chunks, format, rows, cols })
+    }
+
+    pub fn format(&self) -> BlockFormat {
+        self.format
+    }
+
+    /// `[rows, cols]`.
+    pub fn dims(&self) -> [usize; 2] {
+        [self.rows, self.cols]
+    }
+
+    /// Bytes this matrix takes on the device.
+    pub fn device_bytes(&self) -> usize {
+        self.chunks.iter().map(|c| c.words.dims()[0] * 4).sum()
+    }
+
+    /// How many buffers the rows are split over.
+    pub fn chunks(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// `x [tokens, cols] · Wᵀ`: `[tokens, rows]`.
+    pub fn matmul(&self, x: Tensor<2>) -> Tensor<2> {
+        debug_assert_eq!(x.dims()[1], self.cols);
+        let parts: Vec<Tensor<2>> =
+            self.chunks.iter().map(|c| matmul_blocks(x.clone(), c.words.clone(), self.format, c.rows)).collect();
+        match parts.len() {
+            1 => parts.into_iter().next().expect("one part"),
+            _ => Tensor::cat(parts, 1),
+        }
+    }
+}
+
+/// Whether `device` runs the CubeCL kernels of this crate (wgpu, WebGPU, CUDA; not the Flex CPU
+/// backend, and not an autodiff device, whose operations must be differentiable).
+pub fn runs_kernels(device: &Device) -> bool {
+    binding_limit(device).is_some()
+}
+
+/// The largest buffer a kernel can bind on `device`, or `None` if it runs no CubeCL kernels.
+pub fn binding_limit(device: &Device) -> Option<u64> {
+    match device.as_dispatch() {
+        DispatchDevice::Cube(cube) => Some(cube.client().properties().memory.max_page_size),
+        _ => None,
+    }
+}

@@ -1,0 +1,248 @@
+//! The kernels as a Burn backend extension: an operation on Burn tensors that every CubeCL
+//! runtime (wgpu, WebGPU, CUDA) executes with the same kernel source, and that Burn's fusion
+//! records lazily like its own operations.
+
+use burn::backend::tensor::{FloatTensor, IntTensor};
+use burn::backend::{Backend, DType, Dispatch, Shape, TensorMetadata, backend_extension};
+use burn_cubecl::CubeBackend;
+use burn_cubecl::kernel::into_contiguous;
+use burn_cubecl::ops::numeric::empty_device_dtype;
+use burn_cubecl::tensor::CubeTensor;
+use cubecl::prelude::*;
+
+use crate::decode::RUN;
+use crate::format::BlockFormat;
+use crate::fused::{ATTENTION_UNITS, NORM_UNITS, decode_attention, rms_norm, rope};
+use crate::matmul::{LANES, ROWS_PER_CUBE, TILE_M, TILE_N, TILE_UNITS, block_matmul, block_matvec};
+
+#[backend_extension(Cube, Fusion)]
+pub trait BlockMatmulOps: Backend {
+    /// `x [tokens, cols]` times the transpose of `rows x cols` weights held as ggml blocks of
+    /// `format` in the words of `blocks` ([`BlockFormat::pack`]): `[tokens, rows]`.
+    #[fusion(dtype = x, shape = product_shape(x, rows))]
+    fn block_matmul(
+        x: FloatTensor<Self>,
+        blocks: IntTensor<Self>,
+        format: BlockFormat,
+        rows: usize,
+    ) -> FloatTensor<Self>;
+}
+
+/// The decoder's small operations as single kernels ([`crate::fused`]); every tensor is f32.
+#[backend_extension(Cube, Fusion)]
+pub trait FusedOps: Backend {
+    /// RMSNorm over the last dimension of `x`, with gain `weight`.
+    #[fusion(dtype = x, shape = x)]
+    fn fused_rms_norm(x: FloatTensor<Self>, weight: FloatTensor<Self>, eps: f32) -> FloatTensor<Self>;
+
+    /// Rotate-half rotary embeddings on `x [batch, seq, heads, head_dim]` at positions
+    /// `start..start + seq`, with tables `cos, sin [positions, head_dim / 2]`.
+    #[fusion(dtype = x, shape = x)]
+    fn fused_rope(
+        x: FloatTensor<Self>,
+        cos: FloatTensor<Self>,
+        sin: FloatTensor<Self>,
+        start: usize,
+    ) -> FloatTensor<Self>;
+
+    /// Attention of one token, `q [1, heads, 1, head_dim]`, over the first `len` positions of
+    /// the caches `[1, kv_heads, capacity, head_dim]`.
+    #[fusion(dtype = q, shape = q)]
+    fn fused_decode_attention(
+        q: FloatTensor<Self>,
+        keys: FloatTensor<Self>,
+        values: FloatTensor<Self>,
+        len: usize,
+        scale: f32,
+    ) -> FloatTensor<Self>;
+}
+
+fn product_shape(x: &Shape, rows: &usize) -> Shape {
+    Shape::new([x[0], *rows])
+}
+
+impl BlockMatmulOps for CubeBackend {
+    fn block_matmul(x: CubeTensor, blocks: CubeTensor, format: BlockFormat, rows: usize) -> CubeTensor {
+        assert_eq!(x.dtype, DType::F32, "block_matmul takes f32 activations");
+        assert_eq!(blocks.dtype, DType::U32, "block_matmul takes its blocks as u32 words");
+        let x = into_contiguous(x);
+        let shape = x.shape();
+        let (tokens, cols) = (shape[0], shape[1]);
+        let out = empty_device_dtype(x.client.clone(), x.device.clone(), Shape::new([tokens, rows]), DType::F32);
+        let runs_per_row = cols / RUN;
+        let plane = rows * cols / format.block_values() * format.body_words();
+        let client = out.client.clone();
+        // SAFETY: the kernels index `blocks` within `device_words(rows * cols / block)` words,
+        // `x` within `tokens * cols` and `out` within `tokens * rows` values, which the shapes
+        // checked by `BlockMatrix` guarantee.
+        unsafe {
+            if tokens == 1 {
+                block_matvec::launch_unchecked(
+                    &client,
+                    CubeCount::new_1d(rows.div_ceil(ROWS_PER_CUBE) as u32),
+                    CubeDim::new_2d(LANES as u32, ROWS_PER_CUBE as u32),
+                    blocks.into_buffer_arg(),
+                    x.into_buffer_arg(),
+                    out.clone().into_buffer_arg(),
+                    rows,
+                    runs_per_row,
+                    plane,
+                    format,
+                );
+            } else {
+                block_matmul::launch_unchecked(
+                    &client,
+                    CubeCount::new_2d(rows.div_ceil(TILE_N) as u32, tokens.div_ceil(TILE_M) as u32),
+                    CubeDim::new_2d((TILE_N / 4) as u32, (TILE_UNITS / (TILE_N / 4)) as u32),
+                    blocks.into_buffer_arg(),
+                    x.into_buffer_arg(),
+                    out.clone().into_buffer_arg(),
+                    tokens,
+                    rows,
+                    runs_per_row,
+                    plane,
+                    format,
+                );
+            }
+        }
+        out
+    }
+}
+
+/// An output like `like`, and `like` itself made contiguous, for the kernels' flat indexing.
+fn output_like(like: CubeTensor) -> (CubeTensor, CubeTensor) {
+    let like = into_contiguous(like);
+    assert_eq!(like.dtype, DType::F32, "the fused kernels take f32 tensors");
+    let out = empty_device_dtype(like.client.clone(), like.device.clone(), like.shape(), DType::F32);
+    (like, out)
+}
+
+impl FusedOps for CubeBackend {
+    fn fused_rms_norm(x: CubeTensor, weight: CubeTensor, eps: f32) -> CubeTensor {
+        let (x, out) = output_like(x);
+        let dim = weight.meta.num_elements();
+        let rows = x.meta.num_elements() / dim;
+        // SAFETY: row `r` of `x` and `out` is `r * dim..(r + 1) * dim`, within both.
+        unsafe {
+            rms_norm::launch_unchecked(
+                &out.client.clone(),
+                CubeCount::new_1d(rows as u32),
+                CubeDim::new_1d(NORM_UNITS as u32),
+                x.into_buffer_arg(),
+                into_contiguous(weight).into_buffer_arg(),
+                out.clone().into_buffer_arg(),
+                dim,
+                eps,
+            );
+        }
+        out
+    }
+
+    fn fused_rope(x: CubeTensor, cos: CubeTensor, sin: CubeTensor, start: usize) -> CubeTensor {
+        let (x, out) = output_like(x);
+        let shape = x.shape();
+        let (seq, heads, half) = (shape[1], shape[2], shape[3] / 2);
+        let pairs = x.meta.num_elements() / 2;
+        // SAFETY: one unit per pair below `pairs`; positions below `start + seq`, which the
+        // tables cover (the model checks the context before running).
+        unsafe {
+            rope::launch_unchecked(
+                &out.client.clone(),
+                CubeCount::new_1d(pairs.div_ceil(256) as u32),
+                CubeDim::new_1d(256),
+                x.into_buffer_arg(),
+                into_contiguous(cos).into_buffer_arg(),
+                into_contiguous(sin).into_buffer_arg(),
+                out.clone().into_buffer_arg(),
+                pairs,
+                seq,
+                heads,
+                start,
+                half,
+            );
+        }
+        out
+    }
+
+    fn fused_decode_attention(
+        q: CubeTensor,
+        keys: CubeTensor,
+        values: CubeTensor,
+        len: usize,
+        scale: f32,
+    ) -> CubeTensor {
+        let (q, out) = output_like(q);
+        let (heads, dim) = (q.shape()[1], q.shape()[3]);
+        let cache = keys.shape();
+        let (kv_heads, capacity) = (cache[1], cache[2]);
+        // SAFETY: head `h` reads cache rows `(h / group) * capacity + 0..len`, `len <= capacity`.
+        unsafe {
+            decode_attention::launch_unchecked(
+                &out.client.clone(),
+                CubeCount::new_1d(heads as u32),
+                CubeDim::new_1d(ATTENTION_UNITS as u32),
+                q.into_buffer_arg(),
+                into_contiguous(keys).into_buffer_arg(),
+                into_contiguous(values).into_buffer_arg(),
+                out.clone().into_buffer_arg(),
+                len,
+                capacity,
+                heads / kv_heads,
+                scale,
+                dim,
+            );
+        }
+        out
+    }
+}
+
+/// [`BlockMatmulOps::block_matmul`] on Burn tensors.
+pub fn matmul_blocks(
+    x: burn::tensor::Tensor<2>,
+    blocks: burn::tensor::Tensor<1, burn::tensor::Int>,
+    format: BlockFormat,
+    rows: usize,
+) -> burn::tensor::Tensor<2> {
+    burn::tensor::Tensor::from_dispatch(Dispatch::block_matmul(x.into_dispatch(), blocks.into_dispatch(), format, rows))
+}
+
+/// [`FusedOps::fused_rms_norm`] on Burn tensors.
+pub fn rms_norm_fused<const D: usize>(
+    x: burn::tensor::Tensor<D>,
+    weight: burn::tensor::Tensor<1>,
+    eps: f32,
+) -> burn::tensor::Tensor<D> {
+    burn::tensor::Tensor::from_dispatch(Dispatch::fused_rms_norm(x.into_dispatch(), weight.into_dispatch(), eps))
+}
+
+/// [`FusedOps::fused_rope`] on Burn tensors.
+pub fn rope_fused(
+    x: burn::tensor::Tensor<4>,
+    cos: burn::tensor::Tensor<2>,
+    sin: burn::tensor::Tensor<2>,
+    start: usize,
+) -> burn::tensor::Tensor<4> {
+    burn::tensor::Tensor::from_dispatch(Dispatch::fused_rope(
+        x.into_dispatch(),
+        cos.into_dispatch(),
+        sin.into_dispatch(),
+        start,
+    ))
+}
+
+/// [`FusedOps::fused_decode_attention`] on Burn tensors.
+pub fn decode_attention_fused(
+    q: burn::tensor::Tensor<4>,
+    keys: burn::tensor::Tensor<4>,
+    values: burn::tensor::Tensor<4>,
+    len: usize,
+    scale: f32,
+) -> burn::tensor::Tensor<4> {
+    burn::tensor::Tensor::from_dispatch(Dispatch::fused_decode_attention(
+        q.into_dispatch(),
+        keys.into_dispatch(),
+        values.into_dispatch(),
+        len,
+        scale,
+    ))
+}

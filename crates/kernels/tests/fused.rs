@@ -1,0 +1,122 @@
+//! The fused decoder kernels against their definitions computed in f64 on the host, on
+//! lavapipe (`SELENE_KERNEL_DEVICE=wgpu` for a real GPU).
+
+use burn::tensor::{Device, DeviceKind, Tensor, TensorData};
+use selene_kernels::{decode_attention_fused, rms_norm_fused, rope_fused};
+
+fn device() -> Device {
+    match std::env::var("SELENE_KERNEL_DEVICE").as_deref() {
+        Ok("wgpu") => Device::wgpu(DeviceKind::DefaultDevice),
+        _ => Device::wgpu(DeviceKind::Cpu),
+    }
+}
+
+fn values(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+fn tensor<const D: usize>(v: &[f32], shape: [usize; D], device: &Device) -> Tensor<D> {
+    Tensor::from_data(TensorData::new(v.to_vec(), shape), device)
+}
+
+fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().try_to_vec().unwrap()
+}
+
+fn assert_close(ours: &[f32], reference: &[f64], what: &str) {
+    assert_eq!(ours.len(), reference.len(), "{what}");
+    let scale = reference.iter().fold(0f64, |m, v| m.max(v.abs()));
+    let err = ours.iter().zip(reference).map(|(&a, &b)| (a as f64 - b).abs()).fold(0f64, f64::max) / scale;
+    assert!(err <= 1e-5, "{what}: relative error {err:e}");
+}
+
+#[test]
+fn rms_norm_matches_its_definition() {
+    let device = device();
+    // Rows longer and shorter than the kernel's 128 units.
+    for (rows, dim) in [(1, 576), (5, 96), (3, 4096)] {
+        let x = values(rows * dim, 1);
+        let w = values(dim, 2);
+        let eps = 1e-5;
+        let ours = host(rms_norm_fused(tensor(&x, [rows, dim], &device), tensor(&w, [dim], &device), eps));
+        let mut reference = Vec::new();
+        for row in x.chunks(dim) {
+            let ms = row.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / dim as f64;
+            let inv = 1.0 / (ms + eps as f64).sqrt();
+            reference.extend(row.iter().zip(&w).map(|(&v, &g)| v as f64 * inv * g as f64));
+        }
+        assert_close(&ours, &reference, &format!("rms_norm {rows}x{dim}"));
+    }
+}
+
+#[test]
+fn rope_matches_its_definition() {
+    let device = device();
+    let (batch, seq, heads, dim, positions, start) = (2, 7, 3, 64, 40, 11);
+    let half = dim / 2;
+    let x = values(batch * seq * heads * dim, 3);
+    let angles = values(positions * half, 4);
+    let cos: Vec<f32> = angles.iter().map(|a| (a * 3.0).cos()).collect();
+    let sin: Vec<f32> = angles.iter().map(|a| (a * 3.0).sin()).collect();
+    let ours = host(rope_fused(
+        tensor(&x, [batch, seq, heads, dim], &device),
+        tensor(&cos, [positions, half], &device),
+        tensor(&sin, [positions, half], &device),
+        start,
+    ));
+    let mut reference = vec![0f64; x.len()];
+    for (r, row) in x.chunks(dim).enumerate() {
+        let p = start + (r / heads) % seq;
+        for i in 0..half {
+            let (c, s) = (cos[p * half + i] as f64, sin[p * half + i] as f64);
+            let (x1, x2) = (row[i] as f64, row[i + half] as f64);
+            reference[r * dim + i] = x1 * c - x2 * s;
+            reference[r * dim + i + half] = x2 * c + x1 * s;
+        }
+    }
+    assert_close(&ours, &reference, "rope");
+}
+
+#[test]
+fn decode_attention_matches_its_definition() {
+    let device = device();
+    let (heads, kv_heads, dim, capacity) = (6, 2, 64, 2500);
+    let group = heads / kv_heads;
+    let q = values(heads * dim, 5);
+    let keys = values(kv_heads * capacity * dim, 6);
+    let vals = values(kv_heads * capacity * dim, 7);
+    let scale = 1.0 / (dim as f32).sqrt();
+    // One key, a few, and more than one chunk of the kernel's shared memory.
+    for len in [1, 5, 1500, 2500] {
+        let ours = host(decode_attention_fused(
+            tensor(&q, [1, heads, 1, dim], &device),
+            tensor(&keys, [1, kv_heads, capacity, dim], &device),
+            tensor(&vals, [1, kv_heads, capacity, dim], &device),
+            len,
+            scale,
+        ));
+        let mut reference = Vec::new();
+        for h in 0..heads {
+            let cache = (h / group) * capacity * dim;
+            let scores: Vec<f64> = (0..len)
+                .map(|j| {
+                    (0..dim).map(|i| q[h * dim + i] as f64 * keys[cache + j * dim + i] as f64).sum::<f64>()
+                        * scale as f64
+                })
+                .collect();
+            let max = scores.iter().copied().fold(f64::MIN, f64::max);
+            let p: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+            let total: f64 = p.iter().sum();
+            for i in 0..dim {
+                reference.push((0..len).map(|j| p[j] * vals[cache + j * dim + i] as f64).sum::<f64>() / total);
+            }
+        }
+        assert_close(&ours, &reference, &format!("attention over {len} keys"));
+    }
+}

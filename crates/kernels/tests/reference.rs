@@ -1,0 +1,182 @@
+//! Every kernel against the CPU reference: the same blocks dequantized by `selene_gguf::codec`
+//! (bit-identical to ggml's `dequantize_row_*`, see crates/gguf/tests/codecs.rs), multiplied in
+//! f64 on the host. Runs on lavapipe (`wgpu-cpu`), so it needs no GPU; set
+//! `SELENE_KERNEL_DEVICE=wgpu` (or `cuda` in a CUDA build) to run it on a real one.
+//!
+//! Blocks come from three sources: random bytes (every bit pattern of scales and quants, with
+//! finite f16 scales), random values quantized by ggml's algorithm, and real weights of the demo
+//! model re-quantized to each type.
+
+use std::sync::Arc;
+
+use burn::tensor::{Device, DeviceKind, Tensor, TensorData};
+use selene_gguf::{GgmlType, GgufModel, codec};
+use selene_kernels::{BlockFormat, BlockMatrix};
+
+fn device() -> Device {
+    match std::env::var("SELENE_KERNEL_DEVICE").as_deref() {
+        Ok("wgpu") => Device::wgpu(DeviceKind::DefaultDevice),
+        #[cfg(feature = "cuda")]
+        Ok("cuda") => Device::cuda(0),
+        _ => Device::wgpu(DeviceKind::Cpu),
+    }
+}
+
+/// xorshift64*: reproducible test data without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform in [-1, 1).
+    fn signed(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+    }
+}
+
+/// Offsets of the f16 fields of a block (scales and minimums), which random bytes would make
+/// infinite or NaN.
+fn f16_fields(ty: GgmlType) -> &'static [usize] {
+    match ty {
+        GgmlType::Q4_0 | GgmlType::Q8_0 => &[0],
+        GgmlType::Q4_1 | GgmlType::Q4_K | GgmlType::Q5_K => &[0, 2],
+        GgmlType::Q6_K => &[208],
+        _ => unreachable!(),
+    }
+}
+
+fn random_blocks(ty: GgmlType, blocks: usize, rng: &mut Rng) -> Vec<u8> {
+    let mut bytes: Vec<u8> = (0..blocks * ty.block_bytes()).map(|_| rng.next() as u8).collect();
+    for block in bytes.chunks_exact_mut(ty.block_bytes()) {
+        for &at in f16_fields(ty) {
+            let scale = codec::f32_to_f16_bits(rng.signed() * 0.05);
+            block[at..at + 2].copy_from_slice(&scale.to_le_bytes());
+        }
+    }
+    bytes
+}
+
+fn quantized_random(ty: GgmlType, values: usize, rng: &mut Rng) -> Vec<u8> {
+    // A spread of magnitudes within and across rows, as trained weights have.
+    let v: Vec<f32> = (0..values).map(|i| rng.signed() * (1.0 + (i % 7) as f32) * 0.02).collect();
+    codec::quantize_to_vec(ty, &v).unwrap()
+}
+
+/// `x · Wᵀ` on the host, with W decoded by the ggml-exact codecs.
+fn reference(x: &[f32], tokens: usize, bytes: &[u8], ty: GgmlType, rows: usize, cols: usize) -> Vec<f64> {
+    let w = codec::dequantize_to_vec(ty, bytes, rows * cols).unwrap();
+    let mut out = vec![0f64; tokens * rows];
+    for t in 0..tokens {
+        for r in 0..rows {
+            out[t * rows + r] = (0..cols).map(|k| x[t * cols + k] as f64 * w[r * cols + k] as f64).sum::<f64>();
+        }
+    }
+    out
+}
+
+/// The largest error relative to the largest reference value.
+fn relative_error(ours: &[f32], reference: &[f64]) -> f64 {
+    let scale = reference.iter().fold(0f64, |m, v| m.max(v.abs())).max(1e-30);
+    ours.iter().zip(reference).map(|(&a, &b)| (a as f64 - b).abs()).fold(0f64, f64::max) / scale
+}
+
+fn check(device: &Device, matrix: &BlockMatrix, bytes: &[u8], ty: GgmlType, tokens: usize, rng: &mut Rng) -> f64 {
+    let [rows, cols] = matrix.dims();
+    let x: Vec<f32> = (0..tokens * cols).map(|_| rng.signed()).collect();
+    let y = matrix.matmul(Tensor::from_data(TensorData::new(x.clone(), [tokens, cols]), device));
+    assert_eq!(y.dims(), [tokens, rows]);
+    let ours: Vec<f32> = y.into_data().try_to_vec().unwrap();
+    let err = relative_error(&ours, &reference(&x, tokens, bytes, ty, rows, cols));
+    assert!(err <= 1e-3, "{ty} {rows}x{cols}, {tokens} tokens: relative error {err:e}");
+    err
+}
+
+const TOKEN_COUNTS: [usize; 4] = [1, 2, 33, 70];
+
+#[test]
+fn random_blocks_match_the_reference() {
+    let device = device();
+    let mut rng = Rng(0x5e1e_e0de);
+    for format in BlockFormat::ALL {
+        let ty = format.ggml_type();
+        let per_block = format.block_values();
+        // Rows that fill neither a matrix-vector workgroup nor a tile; several blocks per row.
+        for (rows, blocks_per_row) in [(1, 1), (67, 3), (130, 2)] {
+            let cols = blocks_per_row * per_block;
+            for bytes in
+                [random_blocks(ty, rows * blocks_per_row, &mut rng), quantized_random(ty, rows * cols, &mut rng)]
+            {
+                let matrix = BlockMatrix::new(&bytes, ty, rows, cols, &device).unwrap();
+                for tokens in TOKEN_COUNTS {
+                    check(&device, &matrix, &bytes, ty, tokens, &mut rng);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn real_weights_match_the_reference() {
+    let device = device();
+    let model = Arc::new(GgufModel::open(selene_fixtures::smollm2()).unwrap());
+    let mut rng = Rng(7);
+    // The demo model's own blocks, and its feed-forward weights re-quantized to each type
+    // (its 1536-wide rows are whole K-quant blocks).
+    for name in ["blk.0.attn_q.weight", "blk.3.ffn_down.weight"] {
+        let t = model.tensor(name).unwrap();
+        let (rows, cols) = (t.info.shape()[0] as usize, t.info.shape()[1] as usize);
+        let bytes = model.tensor_bytes(t).unwrap();
+        let values = codec::dequantize_to_vec(t.info.ggml_type, &bytes, rows * cols).unwrap();
+        let mut cases = vec![(t.info.ggml_type, bytes.to_vec())];
+        if cols % 256 == 0 {
+            for format in BlockFormat::ALL {
+                cases.push((format.ggml_type(), codec::quantize_to_vec(format.ggml_type(), &values).unwrap()));
+            }
+        }
+        for (ty, bytes) in cases {
+            let matrix = BlockMatrix::new(&bytes, ty, rows, cols, &device).unwrap();
+            for tokens in [1, 40] {
+                check(&device, &matrix, &bytes, ty, tokens, &mut rng);
+            }
+        }
+    }
+}
+
+#[test]
+fn matrices_split_by_rows_give_the_same_product() {
+    let device = device();
+    let mut rng = Rng(99);
+    for format in [BlockFormat::Q4_0, BlockFormat::Q6_K] {
+        let ty = format.ggml_type();
+        let (rows, cols) = (45, 2 * format.block_values());
+        let bytes = quantized_random(ty, rows * cols, &mut rng);
+        // Room for about ten rows per buffer: five chunks, the last one short.
+        let limit = (format.device_words(10 * 2) * 4) as u64;
+        let matrix = BlockMatrix::with_binding_limit(&bytes, ty, rows, cols, &device, limit).unwrap();
+        assert!(matrix.chunks() >= 4, "{} chunks", matrix.chunks());
+        for tokens in [1, 33] {
+            check(&device, &matrix, &bytes, ty, tokens, &mut rng);
+        }
+    }
+}
+
+#[test]
+fn malformed_matrices_are_refused() {
+    let device = device();
+    let bytes = vec![0u8; 18 * 4];
+    let short = BlockMatrix::new(&bytes[..70], GgmlType::Q4_0, 2, 64, &device).unwrap_err();
+    assert!(short.contains("70 bytes"), "{short}");
+    let partial = BlockMatrix::new(&bytes, GgmlType::Q4_0, 4, 40, &device).unwrap_err();
+    assert!(partial.contains("whole Q4_0 blocks"), "{partial}");
+    let unknown = BlockMatrix::new(&bytes, GgmlType::Q2_K, 1, 256, &device).unwrap_err();
+    assert!(unknown.contains("Q2_K"), "{unknown}");
+    let cpu = BlockMatrix::new(&bytes, GgmlType::Q4_0, 4, 32, &Device::flex()).unwrap_err();
+    assert!(cpu.contains("CubeCL"), "{cpu}");
+    let tiny = BlockMatrix::with_binding_limit(&bytes, GgmlType::Q4_0, 2, 64, &device, 16).unwrap_err();
+    assert!(tiny.contains("largest buffer"), "{tiny}");
+}
