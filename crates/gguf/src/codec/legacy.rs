@@ -39,6 +39,20 @@ fn min_max(x: &[f32]) -> (f32, f32) {
     (min, max)
 }
 
+/// C's cast of a float to `int8_t`/`uint8_t` as ggml's reference runs on x86-64: the float is
+/// truncated to 32 bits (`cvttss2si`, whose result for NaN and out-of-range values, infinities
+/// included, is `i32::MIN`) and the low byte kept. Rust's `as i8` saturates instead, which
+/// differs once a block's scale is subnormal and its inverse infinite.
+fn c_cast_low_byte(x: f32) -> u8 {
+    let wide = if (-2147483648.0..2147483648.0).contains(&x) { x as i32 } else { i32::MIN };
+    wide as u8
+}
+
+/// ggml's `MIN(top, (int8_t)x)`: the low byte of the cast, compared as signed.
+fn c_cast_min(x: f32, top: i8) -> u8 {
+    (c_cast_low_byte(x) as i8).min(top) as u8
+}
+
 fn inverse(d: f32) -> f32 {
     if d != 0.0 { 1.0 / d } else { 0.0 }
 }
@@ -64,8 +78,8 @@ pub(super) fn encode_q4_0(src: &[f32], dst: &mut [u8]) {
         let id = inverse(d);
         put_f16(b, 0, d);
         for j in 0..16 {
-            let lo = ((x[j] * id + 8.5) as i8).min(15) as u8;
-            let hi = ((x[j + 16] * id + 8.5) as i8).min(15) as u8;
+            let lo = c_cast_min(x[j] * id + 8.5, 15);
+            let hi = c_cast_min(x[j + 16] * id + 8.5, 15);
             b[2 + j] = lo | hi << 4;
         }
     }
@@ -89,8 +103,8 @@ pub(super) fn encode_q4_1(src: &[f32], dst: &mut [u8]) {
         put_f16(b, 0, d);
         put_f16(b, 2, min);
         for j in 0..16 {
-            let lo = (((x[j] - min) * id + 0.5) as i8).min(15) as u8;
-            let hi = (((x[j + 16] - min) * id + 0.5) as i8).min(15) as u8;
+            let lo = c_cast_min((x[j] - min) * id + 0.5, 15);
+            let hi = c_cast_min((x[j + 16] - min) * id + 0.5, 15);
             b[4 + j] = lo | hi << 4;
         }
     }
@@ -116,8 +130,8 @@ pub(super) fn encode_q5_0(src: &[f32], dst: &mut [u8]) {
         put_f16(b, 0, d);
         let mut qh = 0u32;
         for j in 0..16 {
-            let lo = ((x[j] * id + 16.5) as i8).min(31) as u8;
-            let hi = ((x[j + 16] * id + 16.5) as i8).min(31) as u8;
+            let lo = c_cast_min(x[j] * id + 16.5, 31);
+            let hi = c_cast_min(x[j + 16] * id + 16.5, 31);
             b[6 + j] = (lo & 0x0F) | (hi & 0x0F) << 4;
             qh |= u32::from(lo >> 4) << j | u32::from(hi >> 4) << (j + 16);
         }
@@ -147,8 +161,8 @@ pub(super) fn encode_q5_1(src: &[f32], dst: &mut [u8]) {
         put_f16(b, 2, min);
         let mut qh = 0u32;
         for j in 0..16 {
-            let lo = ((x[j] - min) * id + 0.5) as u8;
-            let hi = ((x[j + 16] - min) * id + 0.5) as u8;
+            let lo = c_cast_low_byte((x[j] - min) * id + 0.5);
+            let hi = c_cast_low_byte((x[j + 16] - min) * id + 0.5);
             b[8 + j] = (lo & 0x0F) | (hi & 0x0F) << 4;
             qh |= u32::from((lo & 0x10) >> 4) << j | u32::from((hi & 0x10) >> 4) << (j + 16);
         }
@@ -173,7 +187,7 @@ pub(super) fn encode_q8_0(src: &[f32], dst: &mut [u8]) {
         put_f16(b, 0, d);
         for j in 0..QK {
             // C's roundf: half away from zero, which f32::round is.
-            b[2 + j] = (x[j] * id).round() as i8 as u8;
+            b[2 + j] = c_cast_low_byte((x[j] * id).round());
         }
     }
 }
