@@ -8,7 +8,7 @@ use selene_judge::{
     label_distribution, parse_verdict, render,
 };
 use selene_tokenizer::{Message, Segment};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::engine::{Engine, Flow, GeneratedToken, StopReason};
 use crate::error::{Result, RuntimeError};
@@ -55,10 +55,20 @@ impl JudgeOptions {
     pub fn reply_start(&self) -> &str {
         self.prefill.as_deref().unwrap_or(if self.structured { REASONING_MARK } else { "" })
     }
+
+    /// The text of the prompt `item` is judged with (the user message's content): the chosen
+    /// template, else Selene's trained one for the item's task, filled with the item.
+    pub fn prompt_text(&self, item: &JudgeItem) -> Result<String> {
+        let rendered = match &self.template {
+            Some(template) => render(template, item).map(|p| p.text()),
+            None => render(&BuiltinTemplate::for_item(item).template(), item).map(|p| p.text()),
+        };
+        rendered.map_err(|e| RuntimeError::Invalid(e.to_string()))
+    }
 }
 
 /// One run of the judge over one prompt.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Judgment {
     /// The judge's whole output.
     pub output: String,
@@ -71,7 +81,8 @@ pub struct Judgment {
     pub distribution_error: Option<String>,
     pub prompt_tokens: usize,
     pub generated_tokens: usize,
-    pub stop: &'static str,
+    /// `end_of_generation`, `max_tokens`, `context_full` or `cancelled`.
+    pub stop: String,
     /// The result was placed by structured judging, not written by the model on its own.
     pub structured: bool,
 }
@@ -102,17 +113,30 @@ pub async fn judge_async(
     options: &JudgeOptions,
     mut on_token: impl FnMut(Run, &GeneratedToken) -> Flow,
 ) -> Result<JudgeReport> {
-    let judgment = judge_once(engine, item, options, |t| on_token(Run::Original, t)).await?;
-    let (swapped, order) = match item.swapped().filter(|_| options.swap) {
+    judge_orders(item, options.swap, async |run, item| judge_once(engine, item, options, |t| on_token(run, t)).await)
+        .await
+}
+
+/// Judges `item` with `judge_run`, which judges one item as given; a pairwise item is judged a
+/// second time with its responses swapped when `swap` is set, and the two verdicts combined.
+/// [`judge_async`] runs [`judge_once`]; a caller with its own source of judgments (a cache)
+/// passes that instead, and gets the same report.
+pub async fn judge_orders<E>(
+    item: &JudgeItem,
+    swap: bool,
+    mut judge_run: impl AsyncFnMut(Run, &JudgeItem) -> std::result::Result<Judgment, E>,
+) -> std::result::Result<JudgeReport, E> {
+    let judgment = judge_run(Run::Original, item).await?;
+    let (swapped, order) = match item.swapped().filter(|_| swap) {
         Some(swapped_item) => {
-            let swapped = judge_once(engine, &swapped_item, options, |t| on_token(Run::Swapped, t)).await?;
+            let swapped = judge_run(Run::Swapped, &swapped_item).await?;
             let side = |j: &Judgment| j.verdict.as_ref().and_then(|v| v.result.side());
             let order = combine_orders(side(&judgment), side(&swapped));
             (Some(swapped), Some(order))
         }
         None => (None, None),
     };
-    Ok(JudgeReport { id: item.id.clone(), task: task_name(item), judgment, swapped, order })
+    Ok(JudgeReport { id: item.id.clone(), task: item.kind().name(), judgment, swapped, order })
 }
 
 /// [`judge_async`], blocking until it is done (native only).
@@ -125,22 +149,15 @@ pub fn judge(
     pollster::block_on(judge_async(engine, item, options, on_token))
 }
 
-async fn judge_once(
+/// Judges `item` once, as given (no swap): one generation, its verdict and distribution.
+pub async fn judge_once(
     engine: &Engine,
     item: &JudgeItem,
     options: &JudgeOptions,
     on_token: impl FnMut(&GeneratedToken) -> Flow,
 ) -> Result<Judgment> {
-    let builtin;
-    let template = match &options.template {
-        Some(template) => template,
-        None => {
-            builtin = BuiltinTemplate::for_item(item).template();
-            &builtin
-        }
-    };
-    let prompt = render(template, item).map_err(|e| RuntimeError::Invalid(e.to_string()))?;
-    let mut ids = engine.chat_prompt(&[Message::new("user", prompt.text())])?;
+    let prompt = options.prompt_text(item)?;
+    let mut ids = engine.chat_prompt(&[Message::new("user", prompt)])?;
     let prefill = options.reply_start();
     if !prefill.is_empty() {
         ids.extend(engine.tokenizer().encode_segments(&[Segment::Data(prefill.into())])?);
@@ -178,7 +195,7 @@ async fn judge_once(
         distribution_error,
         prompt_tokens: generation.prompt_tokens,
         generated_tokens: generation.tokens.len(),
-        stop: stop_name(generation.stop),
+        stop: stop_name(generation.stop).to_owned(),
         structured: options.structured,
     })
 }
@@ -244,14 +261,6 @@ fn result_distribution(
         .map(|&(id, logprob)| (String::from_utf8_lossy(bytes(id)).into_owned(), logprob))
         .collect();
     label_distribution(&candidates, labels).map_err(|e| e.to_string())
-}
-
-fn task_name(item: &JudgeItem) -> &'static str {
-    match item.task {
-        selene_judge::TaskInput::Absolute { .. } => "absolute",
-        selene_judge::TaskInput::Classification { .. } => "classification",
-        selene_judge::TaskInput::Pairwise { .. } => "pairwise",
-    }
 }
 
 fn stop_name(stop: StopReason) -> &'static str {

@@ -11,6 +11,6 @@ mod sampling;
 pub use backend::Backend;
 pub use engine::{Engine, Flow, GeneratedToken, Generation, LoadOptions, StopReason};
 pub use error::{Result, RuntimeError};
-pub use judging::{JudgeOptions, JudgeReport, Judgment, Run, judge, judge_async};
+pub use judging::{JudgeOptions, JudgeReport, Judgment, Run, judge, judge_async, judge_once, judge_orders};
 pub use sampling::{CANDIDATES, Choice, GenerationConfig, Rng, Sampler};
 pub use selene_tokenizer::Message;
