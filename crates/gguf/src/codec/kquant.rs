@@ -153,6 +153,18 @@ fn lanes<T>(f: impl FnMut(usize) -> T) -> Lanes<T> {
     std::array::from_fn(f)
 }
 
+/// `nearest_int(x).clamp(lo, hi) as f32` for every `x`, NaN included, without leaving f32:
+/// the integer that ggml's trick leaves in the low mantissa bits is read back as the float
+/// 2^23 + m, and clamped with float comparisons. In vector registers this saves the conversions
+/// to integers and back, and SSE2 has no 32-bit integer min/max.
+fn nearest_level(x: f32, lo: f32, hi: f32) -> f32 {
+    let low_bits = (x + 12582912.0).to_bits() & 0x007F_FFFF;
+    let r = f32::from_bits(low_bits | 0x4B00_0000) - 12582912.0;
+    // Written as comparisons so that they become single max/min instructions (r is never NaN).
+    let r = if r > lo { r } else { lo };
+    if r < hi { r } else { hi }
+}
+
 /// ggml's `make_qkx2_quants` on 8 sub-blocks at once (see [`Lanes`]): quantizes `x[i][j]`, value
 /// `i` of sub-block `j`, to levels `0..=nmax` with a scale and a minimum per sub-block, trying
 /// `nstep + 1` candidate scales and keeping the one with the least weighted squared error.
@@ -191,8 +203,9 @@ fn quantize_with_min(
     // A constant sub-block (max == min) gets scale 0, levels 0; its lane is computed with the
     // others (on infinities, harmlessly) and overwritten at the end.
     let (flat, flat_min) = (lanes(|j| max[j] == min[j]), min);
-    let level = |iscale: f32, xi: f32, min: f32| nearest_int(iscale * (xi - min)).clamp(0, nmax) as f32;
-    let iscale = lanes(|j| nmax as f32 / (max[j] - min[j]));
+    let top = nmax as f32;
+    let level = |iscale: f32, xi: f32, min: f32| nearest_level(iscale * (xi - min), 0.0, top);
+    let iscale = lanes(|j| top / (max[j] - min[j]));
     let mut scale = lanes(|j| 1.0 / iscale[j]);
     let mut best_error = [0f32; 8];
     for i in 0..32 {
@@ -206,7 +219,7 @@ fn quantize_with_min(
     let mut trial = [[0f32; 8]; 32];
     for is in 0..=nstep {
         // As in ggml, a better candidate's minimum moves the range of the next ones.
-        let iscale = lanes(|j| (rmin + rdelta * is as f32 + nmax as f32) / (max[j] - min[j]));
+        let iscale = lanes(|j| (rmin + rdelta * is as f32 + top) / (max[j] - min[j]));
         let (mut sum_l, mut sum_l2, mut sum_xl) = ([0f32; 8], [0f32; 8], [0f32; 8]);
         for i in 0..32 {
             for j in 0..8 {
@@ -319,7 +332,7 @@ fn encode_k4_scales(x: &[f32], nmax: i32, rmin: f32, nstep: i32, head: &mut [u8]
         }
         let dm = dmin_all * m as f32;
         for i in 32 * j..32 * j + 32 {
-            levels[i] = nearest_int((x[i] + dm) / d).clamp(0, nmax) as u8;
+            levels[i] = nearest_level((x[i] + dm) / d, 0.0, nmax as f32) as u8;
         }
     }
     levels
@@ -376,14 +389,13 @@ fn quantize_symmetric(x: &[Lanes<f32>; 16], nmax: i32, levels: &mut [Lanes<f32>;
             }
         }
     }
-    let level = |iscale: f32, v: f32| nearest_int(iscale * v).clamp(-nmax, nmax - 1) as f32;
-    // The levels at `iscale` into `trial`, and ggml's two sums over them.
-    let sums = |iscale: &Lanes<f32>, trial: &mut [Lanes<f32>; 16]| {
+    let level = |iscale: f32, v: f32| nearest_level(iscale * v, -nmax as f32, (nmax - 1) as f32);
+    // ggml's two sums over the levels at `iscale`.
+    let sums = |iscale: &Lanes<f32>| {
         let (mut sumlx, mut suml2) = ([0f32; 8], [0f32; 8]);
-        for (row, t) in x.iter().zip(trial) {
+        for row in x {
             for j in 0..8 {
                 let (v, l) = (row[j], level(iscale[j], row[j]));
-                t[j] = l;
                 let w = v * v;
                 sumlx[j] += w * v * l;
                 suml2[j] += w * l * l;
@@ -391,35 +403,30 @@ fn quantize_symmetric(x: &[Lanes<f32>; 16], nmax: i32, levels: &mut [Lanes<f32>;
         }
         (sumlx, suml2)
     };
-    let (sumlx, suml2) = sums(&lanes(|j| -(nmax as f32) / max[j]), levels);
+    // The levels of the best candidate are recomputed from its inverse scale at the end.
+    let mut best_iscale = lanes(|j| -(nmax as f32) / max[j]);
+    let (sumlx, suml2) = sums(&best_iscale);
     let mut scale = lanes(|j| if suml2[j] != 0.0 { sumlx[j] / suml2[j] } else { 0.0 });
     let mut best = lanes(|j| scale[j] * sumlx[j]);
-    let mut trial = [[0f32; 8]; 16];
     for is in (-9..=9).filter(|&is| is != 0) {
-        let (sumlx, suml2) = sums(&lanes(|j| -(nmax as f32 + 0.1 * is as f32) / max[j]), &mut trial);
-        let better = lanes(|j| suml2[j] > 0.0 && sumlx[j] * sumlx[j] > best[j] * suml2[j]);
+        let iscale = lanes(|j| -(nmax as f32 + 0.1 * is as f32) / max[j]);
+        let (sumlx, suml2) = sums(&iscale);
         for j in 0..8 {
-            if better[j] {
+            if suml2[j] > 0.0 && sumlx[j] * sumlx[j] > best[j] * suml2[j] {
                 scale[j] = sumlx[j] / suml2[j];
                 best[j] = scale[j] * sumlx[j];
-            }
-        }
-        for (level, trial) in levels.iter_mut().zip(&trial) {
-            for j in 0..8 {
-                if better[j] {
-                    level[j] = trial[j];
-                }
+                best_iscale[j] = iscale[j];
             }
         }
     }
     // A sub-block of (nearly) zeros: scale 0, stored levels 0 (computed above on infinities).
-    for j in 0..8 {
-        if amax[j] < GROUP_MAX_EPS {
-            levels.iter_mut().for_each(|l| l[j] = -nmax as f32);
-            scale[j] = 0.0;
+    let zero = lanes(|j| amax[j] < GROUP_MAX_EPS);
+    for (level_row, x_row) in levels.iter_mut().zip(x) {
+        for j in 0..8 {
+            level_row[j] = if zero[j] { -nmax as f32 } else { level(best_iscale[j], x_row[j]) };
         }
     }
-    scale
+    lanes(|j| if zero[j] { 0.0 } else { scale[j] })
 }
 
 pub(super) fn encode_q6_k(src: &[f32], dst: &mut [u8]) {
@@ -460,7 +467,7 @@ pub(super) fn encode_q6_k(src: &[f32], dst: &mut [u8]) {
                 continue;
             }
             for i in 16 * ib..16 * ib + 16 {
-                levels[i] = (nearest_int(x[i] / d).clamp(-32, 31) + 32) as i8;
+                levels[i] = (nearest_level(x[i] / d, -32.0, 31.0) + 32.0) as i8;
             }
         }
         let (ql, qh) = b[..192].split_at_mut(128);
