@@ -8,18 +8,15 @@
 use std::collections::HashSet;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, bail};
-use indicatif::{ProgressBar, ProgressStyle};
 use selene_judge::{BenchmarkFormat, KeyedItem};
-use selene_runtime::{Flow, JudgeReport, judge};
 use serde_json::Value;
 
 use crate::items;
 use crate::judge::JudgingArgs;
 use crate::model_args::ModelArgs;
+use crate::runner::{Judged, Runner, progress_bar, result_line};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -60,56 +57,27 @@ pub fn run(args: &Args) -> Result<()> {
         return summarize(&args.output);
     }
     let options = args.judging.options()?;
-    let engine = args.model.load()?;
+    let mut runner = Runner::new(&args.model, None)?;
     let mut out = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&args.output)
         .with_context(|| args.output.display().to_string())?;
-
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let flag = interrupted.clone();
-    ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-    })?;
-    let progress = ProgressBar::new(todo.len() as u64)
-        .with_style(ProgressStyle::with_template("{bar:30} {pos}/{len} items  {per_sec}  ETA {eta}  {msg}")?);
+    let progress = progress_bar(todo.len())?;
     for keyed in todo {
-        let report =
-            keyed.item.as_ref().map_err(Clone::clone).and_then(|item| {
-                judge(&engine, item, &options, |_, _| {
-                    if interrupted.load(Ordering::SeqCst) { Flow::Stop } else { Flow::Continue }
-                })
-                .map_err(|e| e.to_string())
-            });
-        if interrupted.load(Ordering::SeqCst) {
+        let judged = runner.judge_keyed(keyed, &options)?;
+        if matches!(judged, Judged::Interrupted) {
             break;
         }
-        let line = result_line(keyed, report)?;
+        let line = result_line(keyed, &judged)?;
         out.write_all(line.as_bytes()).and_then(|_| out.flush()).with_context(|| args.output.display().to_string())?;
         progress.inc(1);
     }
     progress.finish_and_clear();
-    if interrupted.load(Ordering::SeqCst) {
+    if runner.interrupted() {
         eprintln!("interrupted: every finished item is in {}; run again to resume", args.output.display());
     }
     summarize(&args.output)
-}
-
-/// The output line of one item: its report with its key and gold label, or its key and the
-/// error that kept it from being judged.
-fn result_line(keyed: &KeyedItem, report: Result<JudgeReport, String>) -> Result<String> {
-    let mut value = match report {
-        Ok(report) => serde_json::to_value(&report)?,
-        Err(error) => serde_json::json!({ "error": error }),
-    };
-    value["key"] = keyed.key.as_str().into();
-    if let Ok(item) = &keyed.item {
-        value["gold"] = serde_json::to_value(item.gold)?;
-    }
-    Ok(serde_json::to_string(&value)? + "\n")
 }
 
 /// Keys already in `output`. A last line cut off mid-write is removed from the file.

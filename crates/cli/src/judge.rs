@@ -64,6 +64,13 @@ pub struct JudgingArgs {
     /// A built-in template by name (e.g. pairwise-markdown, pairwise-json, pairwise-prepair).
     #[arg(long)]
     pub format: Option<String>,
+    #[command(flatten)]
+    pub reply: ReplyArgs,
+}
+
+/// How the judge's reply is generated; shared by `judge`, `batch` and `eval`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ReplyArgs {
     #[arg(long, default_value_t = 1024)]
     pub max_tokens: usize,
     /// Start the judge's reply with this text (e.g. "**Reasoning:**"), for models that do not
@@ -74,6 +81,20 @@ pub struct JudgingArgs {
     /// label; for small models that do not keep to the format (the report marks it).
     #[arg(long)]
     pub structured: bool,
+}
+
+impl ReplyArgs {
+    /// Judge options with these reply settings, the given template and swapping.
+    pub fn options(&self, template: Option<Template>, swap: bool) -> JudgeOptions {
+        JudgeOptions {
+            template,
+            max_tokens: self.max_tokens,
+            swap,
+            prefill: self.prefill.clone(),
+            structured: self.structured,
+            ..Default::default()
+        }
+    }
 }
 
 impl JudgingArgs {
@@ -94,14 +115,7 @@ impl JudgingArgs {
             },
             (None, None) => None,
         };
-        Ok(JudgeOptions {
-            template,
-            max_tokens: self.max_tokens,
-            swap: self.swap,
-            prefill: self.prefill.clone(),
-            structured: self.structured,
-            ..Default::default()
-        })
+        Ok(self.reply.options(template, self.swap))
     }
 }
 

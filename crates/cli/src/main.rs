@@ -1,13 +1,17 @@
 //! `selene`: judge LLM outputs with a local GGUF judge model, and look inside model files.
 
+mod atomic;
 mod batch;
 mod bench;
+mod eval;
 mod generate;
+mod generation_cache;
 mod hub;
 mod inspect;
 mod items;
 mod judge;
 mod model_args;
+mod runner;
 mod tokenize;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +37,8 @@ enum Command {
     Judge(judge::Args),
     /// Judge every item of a JSONL/CSV file or benchmark folder; resumable.
     Batch(batch::Args),
+    /// Score a judge on benchmarks as the Selene Mini paper does (Table 1); cached, resumable.
+    Eval(eval::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -43,5 +49,6 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(&args),
         Command::Judge(args) => judge::run(&args),
         Command::Batch(args) => batch::run(&args),
+        Command::Eval(args) => eval::run(&args),
     }
 }

@@ -24,10 +24,14 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
+    /// The model's local file (its first shard for a split set), fetched first for an `hf:` name.
+    pub fn path(&self) -> Result<PathBuf> {
+        crate::hub::resolve(&self.model)
+    }
+
     pub fn load(&self) -> Result<Engine> {
         let options =
             LoadOptions { backend: self.device, context: self.context, tokenizer_json: self.tokenizer.clone() };
-        let path = crate::hub::resolve(&self.model)?;
-        Engine::load(&path, &options).with_context(|| format!("loading {}", self.model.display()))
+        Engine::load(&self.path()?, &options).with_context(|| format!("loading {}", self.model.display()))
     }
 }
