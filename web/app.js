@@ -14,8 +14,14 @@ const pending = new Map();
 let onEvent = () => {};
 let lastLoadRequest = null;
 
+// The worker is started from a blob: URL that imports worker.js. A worker loaded from its own URL
+// is held only to the policy in its HTTP response, which a plain static server does not send; a
+// blob: worker inherits this page's Content-Security-Policy (the <meta> in index.html), so no
+// server setting is needed for the worker to be unable to reach any other origin.
 function startWorker() {
-  worker = new Worker("worker.js", { type: "module" });
+  const source = `import ${JSON.stringify(new URL("worker.js", location.href).href)};`;
+  const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+  worker = new Worker(url, { type: "module" });
   worker.onmessage = ({ data }) => {
     if (data.id !== undefined && pending.has(data.id)) {
       const { resolve, reject } = pending.get(data.id);
@@ -28,7 +34,17 @@ function startWorker() {
       onEvent(data);
     }
   };
-  worker.onerror = (e) => fatal("Error", e.message || "the worker failed to start");
+  // A script error in the worker (or its failing to start at all): not a lost model, so no restart.
+  worker.onerror = (e) => {
+    const message = e.message || "the worker failed to start (the browser's console says why)";
+    rejectPending("Error", message);
+    showProblem("Error", message);
+  };
+}
+
+function rejectPending(name, message) {
+  for (const { reject } of pending.values()) reject(Object.assign(new Error(message), { name }));
+  pending.clear();
 }
 
 function call(op, fields = {}) {
@@ -42,8 +58,7 @@ function call(op, fields = {}) {
 // The wasm instance aborted (a panic: usually the GPU device was lost or ran out of memory).
 // Its state is gone: start a fresh worker, and offer to load the model again.
 function fatal(name, message) {
-  for (const { reject } of pending.values()) reject(Object.assign(new Error(message), { name }));
-  pending.clear();
+  rejectPending(name, message);
   worker.terminate();
   startWorker();
   state.model = null;
@@ -456,7 +471,8 @@ async function start() {
     if (files.length) loadModel({ files });
   });
   $("load-url").addEventListener("click", () => {
-    const urls = value("model-url").split(/\s+/).filter(Boolean);
+    // Absolute URLs: the worker's own address is a blob: URL, against which nothing resolves.
+    const urls = value("model-url").split(/\s+/).filter(Boolean).map((u) => new URL(u, location.href).href);
     if (urls.length) loadModel({ urls });
   });
   $("clear-cache").addEventListener("click", async () => {

@@ -16,6 +16,39 @@ function event(op, fields) {
   post({ op, ...fields });
 }
 
+// The GPU device is created inside the wasm module (by wgpu), out of this script's reach. Three
+// things need it as it is made:
+// - wgpu 30 does not know WebGPU's "subgroups" feature, so it never asks for it, while Burn's
+//   matmul tuning also compiles kernels that use subgroup operations; on a device without the
+//   feature those fail to compile, and in a browser such a failure loses the device. Asking for
+//   the feature wherever the adapter has it lets them compile.
+// - those kernels are written for native compilers, which do not prove that every subgroup
+//   operation runs in uniform control flow; the browser's does, conservatively (an early return
+//   anywhere before one is enough to fail), and refuses them. Its diagnostic is turned off for
+//   exactly those shaders, so they run as they run natively (the test compares the tokens).
+// - only a GPUDevice says for sure that it was lost or that an allocation failed: those two
+//   become the events the page recovers from, instead of whatever error the next GPU call raises.
+if (self.GPUAdapter) {
+  const requestDevice = GPUAdapter.prototype.requestDevice;
+  GPUAdapter.prototype.requestDevice = async function (descriptor = {}) {
+    const features = new Set(descriptor.requiredFeatures ?? []);
+    if (this.features.has("subgroups")) features.add("subgroups");
+    const device = await requestDevice.call(this, { ...descriptor, requiredFeatures: [...features] });
+    const createShaderModule = device.createShaderModule;
+    device.createShaderModule = function (shader) {
+      const code = shader.code.includes("enable subgroups;") ? `diagnostic(off, subgroup_uniformity);\n${shader.code}` : shader.code;
+      return createShaderModule.call(this, { ...shader, code });
+    };
+    device.lost.then((info) => {
+      if (info.reason !== "destroyed") event("fatal", { name: "DeviceLost", message: `the GPU device was lost: ${info.message || info.reason}` });
+    });
+    device.addEventListener("uncapturederror", ({ error }) => {
+      if (error instanceof GPUOutOfMemoryError) event("fatal", { name: "OutOfMemory", message: `the GPU is out of memory: ${error.message}` });
+    });
+    return device;
+  };
+}
+
 async function wasm() {
   if (!ready) {
     ready = init().then(() => {
