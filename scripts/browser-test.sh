@@ -3,15 +3,17 @@
 # stack and Debian's Chromium). Builds the page (scripts/build-web.sh), cuts the demo model into
 # shards of at most 32 MiB, judges the example items natively to get the reference tokens, then
 # drives the page in headless Chromium (WebGPU on SwiftShader without a GPU) with playwright-core
-# from npm: web/tests/browser.test.mjs. Writes docs/browser-judgment.png and prints the timings.
+# from npm: web/tests/browser.test.mjs. Writes docs/browser-judgment.png, then runs the benchmark
+# beside wllama (web/tests/wllama.bench.mjs), which writes tools/bench/results/browser_vs_wllama.md
+# and the measurements beside it (.json).
 #
 #   scripts/browser-test.sh            # everything
 #   SELENE_SKIP_WEB_BUILD=1 scripts/browser-test.sh   # reuse dist/
 #
 # SELENE_TARGET_DIR is the native target directory (as for scripts/test.sh),
 # SELENE_BROWSER_MAX_TOKENS the length of the judgments (SwiftShader is slow),
-# SELENE_BROWSER_RESULTS where the measurements go (JSON), SELENE_SKIP_WLLAMA=1 skips the
-# benchmark beside wllama.
+# SELENE_BROWSER_RESULTS where the measurements go (JSON, default beside the table),
+# SELENE_SKIP_WLLAMA=1 skips the benchmark beside wllama.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,7 +56,8 @@ log "native reference tokens ready ($((SECONDS - started)) s)"
 (cd web/tests && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
 mkdir -p docs
 export SELENE_DIST=dist SELENE_MODELS="$work/models" SELENE_NATIVE="$work/native" SELENE_OPTIONS="$options" \
-  SELENE_SHOT=docs/browser-judgment.png SELENE_RESULTS="${SELENE_BROWSER_RESULTS:-$work/results.json}"
+  SELENE_SHOT=docs/browser-judgment.png SELENE_RESULTS="${SELENE_BROWSER_RESULTS:-tools/bench/results/browser_vs_wllama.json}" \
+  SELENE_TABLE=tools/bench/results/browser_vs_wllama.md
 node web/tests/browser.test.mjs
 # The benchmark beside wllama (llama.cpp in wasm) on the same model in the same browser.
 if [[ -z "${SELENE_SKIP_WLLAMA:-}" ]]; then

@@ -38,8 +38,9 @@ fi
 
 log "compiling crates/web for wasm32 (target dir $target_dir)"
 started=$SECONDS
+# Debian's rustc ships no rust-lld; lld-22's wasm-ld links the module.
 RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 RUSTFLAGS='--cfg getrandom_backend="wasm_js"' CARGO_TARGET_DIR="$target_dir" \
-  /usr/bin/cargo build --release --locked --target wasm32-unknown-unknown -Z build-std=std,panic_abort -p selene-web
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld-22 /usr/bin/cargo build --release --locked --target wasm32-unknown-unknown -Z build-std=std,panic_abort -p selene-web
 log "compiled in $((SECONDS - started)) s"
 
 rm -rf "$out"

@@ -1,10 +1,14 @@
-// A static file server for the tests: `mounts` maps URL prefixes to folders. Every response
-// carries the page's Content-Security-Policy as a header too, so that the worker (which a
-// <meta> policy does not reach) is held to it as well. Every request is logged.
+// What the browser test and the benchmark share: a static file server and headless Debian
+// Chromium with WebGPU (SwiftShader where there is no GPU).
+//
+// The server sends no Content-Security-Policy header, as a plain static server does not: the
+// page's own <meta> policy is what the test holds it to. Every request it receives is logged.
 
 import { createServer } from "node:http";
-import { createReadStream, statSync } from "node:fs";
+import { createReadStream, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { extname, join, normalize } from "node:path";
+import { chromium } from "playwright-core";
 
 const TYPES = {
   ".html": "text/html; charset=utf-8",
@@ -17,11 +21,8 @@ const TYPES = {
   ".gguf": "application/octet-stream",
 };
 
-export const CSP =
-  "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; " +
-  "style-src 'self'; img-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'";
-
-export async function serve(mounts, { csp = CSP, headers = {} } = {}) {
+// `mounts` maps URL prefixes to folders; `headers` go with every response.
+export async function serve(mounts, { headers = {} } = {}) {
   const log = [];
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
@@ -44,7 +45,7 @@ export async function serve(mounts, { csp = CSP, headers = {} } = {}) {
     } catch {
       stat = null;
     }
-    const common = { ...(csp ? { "Content-Security-Policy": csp } : {}), ...headers, "Cache-Control": "no-store" };
+    const common = { ...headers, "Cache-Control": "no-store" };
     if (!stat) {
       res.writeHead(404, { ...common, "Content-Type": "text/plain" });
       res.end("not found");
@@ -60,4 +61,26 @@ export async function serve(mounts, { csp = CSP, headers = {} } = {}) {
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   const origin = `http://127.0.0.1:${server.address().port}`;
   return { origin, log, close: () => new Promise((resolve) => server.close(resolve)) };
+}
+
+// Flags that keep Chromium from calling home; WebGPU is behind a flag on Linux.
+const QUIET = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
+
+// Debian's Chromium with WebGPU unless `webgpu` is false, in the `profile` folder given (a later
+// launch on the same folder is the same person's next visit) or in a fresh one that `close`
+// deletes.
+export async function launch({ webgpu = true, profile: given, ...options } = {}) {
+  const profile = given ?? mkdtempSync(join(tmpdir(), "selene-chromium-"));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.SELENE_CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    args: [...QUIET, ...(webgpu ? ["--enable-unsafe-webgpu"] : [])],
+    ...options,
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  const close = async () => {
+    await context.close();
+    if (!given) rmSync(profile, { recursive: true, force: true });
+  };
+  return { context, page, profile, close };
 }

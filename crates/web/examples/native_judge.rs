@@ -1,7 +1,7 @@
 //! Judges one item natively exactly as the browser page does (same options JSON, same judge
 //! code) and prints the report with every generated token id, which the browser test compares
-//! with the ids the page streamed, and the judge's prompt (the user message the chat template
-//! wraps), which the benchmark gives other runtimes:
+//! with the ids the page streamed, and the whole prompt the model reads (chat template, judge
+//! prompt and prefill) as token ids and as text, which the benchmark gives other runtimes:
 //!
 //!     cargo run --release -p selene-web --example native_judge -- MODEL.gguf ITEM.json '{"max_tokens": 64}' [cpu|wgpu-cpu]
 //!
@@ -11,6 +11,7 @@ use std::path::Path;
 
 use selene_judge::{BuiltinTemplate, JudgeItem, render};
 use selene_runtime::{Engine, Flow, LoadOptions, Run, judge};
+use selene_tokenizer::{Message, Segment};
 use selene_web::JudgeRequest;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -32,12 +33,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Flow::Continue
     })?;
+    // The ids the judge fed the model for the item as given, as `judge_once` builds them.
     let template = options.template.clone().unwrap_or_else(|| BuiltinTemplate::for_item(&item).template());
-    let prompt = render(&template, &item)?.text();
+    let mut prompt = engine.chat_prompt(&[Message::new("user", render(&template, &item)?.text())])?;
+    prompt.extend(engine.tokenizer().encode_segments(&[Segment::Data(options.reply_start().into())])?);
+    if prompt.len() != report.judgment.prompt_tokens {
+        return Err(
+            format!("rebuilt {} prompt ids, the judge read {}", prompt.len(), report.judgment.prompt_tokens).into()
+        );
+    }
     let out = serde_json::json!({
         "report": report,
         "tokens": { "original": original, "swapped": swapped },
-        "prompt": prompt,
+        "prompt": { "ids": prompt, "text": engine.tokenizer().decode(&prompt, false)? },
     });
     println!("{}", serde_json::to_string(&out)?);
     Ok(())
