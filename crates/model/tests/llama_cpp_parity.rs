@@ -3,27 +3,38 @@
 //! checked by the runtime's tests).
 //! The goldens come from llama.cpp itself (tools/reference/runtime_goldens.py).
 //!
-//! llama.cpp rounds every matmul input to 8 bits per block when the weights are quantized, and on
-//! this small model that makes its results depend on batch shape: run one token at a time instead
-//! of as a batch, llama.cpp agrees with itself on the top token only ~96% of the time. So the
-//! distributions are held to two references: llama.cpp on the same weights dequantized to F32
-//! (plain f32 arithmetic, where 99% top-1 agreement is required), and llama.cpp on the Q4_1 file
-//! as is (where agreement must be at least llama.cpp's own self-agreement).
+//! llama.cpp rounds every matmul input to 8 bits per block when the weights are quantized (Q8_1
+//! blocks for Q4_1), and that makes its own results depend on how it happens to be run: rounding
+//! to 8 bits turns a 0.03% difference upstream (one token at a time instead of one batch, which
+//! changes its attention kernel) into a 0.5% difference at the first layer and 2.4% at the last,
+//! as large as the rounding itself (the golden's `layer_differences`). On a small model whose top
+//! two tokens are often within 0.1 nats, llama.cpp then agrees with itself on the top token at
+//! only ~96% of positions, so no other implementation can be held to 99% there. The distributions
+//! are held to three references, all from llama.cpp: on the same weights dequantized to F32
+//! (plain f32 arithmetic: 99% top-1 agreement and KL <= 0.005 required); on the Q4_1 file as is
+//! (KL <= 0.005, and top-1 agreement at least llama.cpp's own self-agreement); and on the Q4_1
+//! file at the positions where llama.cpp's top token depends neither on how it is run nor on the
+//! rounding: the same under all six of its equivalent settings (batching, flash attention, KV
+//! cache type, threads) and in its own F32 run, chosen by llama.cpp's numbers alone (99% top-1
+//! agreement required). All six settings share the 8-bit rounding, so stability across them alone
+//! still leaves positions the rounding decides: at 8 of the 781 positions stable across them,
+//! llama.cpp on the F32 weights picks another top token than on the Q4_1 file (98.98%), and so
+//! does any implementation that does not round as llama.cpp does.
+
+#[path = "support/parity.rs"]
+mod parity;
 
 use std::sync::Arc;
 
-use burn::tensor::{Device, DeviceKind, Tensor};
+use burn::tensor::{Device, DeviceKind};
+use parity::{Agreement, compare, ids};
 use selene_gguf::GgufModel;
-use selene_model::{GgufWeights, Llama, Logits};
+use selene_model::{GgufWeights, Llama};
 use serde_json::Value;
 
 fn golden(name: &str) -> Value {
     let path = format!("{}/tests/golden/{name}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
-
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()
 }
 
 /// The model as the runtime loads it: block-quantized weights stay quantized on a CubeCL device
@@ -33,95 +44,51 @@ fn load(device: &Device, keep_quantized: bool) -> Llama {
     Llama::load(&GgufWeights::new(model).unwrap().keep_quantized(keep_quantized), 1024, device).unwrap()
 }
 
-fn rows(logits: Tensor<2>) -> Vec<Vec<f32>> {
-    let [n, vocab] = logits.dims();
-    let flat: Vec<f32> = logits.into_data().try_to_vec().unwrap();
-    (0..n).map(|i| flat[i * vocab..(i + 1) * vocab].to_vec()).collect()
-}
-
-fn log_softmax(row: &[f32]) -> Vec<f64> {
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-    let lse = max + row.iter().map(|&x| (x as f64 - max).exp()).sum::<f64>().ln();
-    row.iter().map(|&x| x as f64 - lse).collect()
-}
-
-/// KL(llama.cpp || ours) over llama.cpp's top-K tokens plus the remaining mass as one outcome.
-fn kl_top_k(ref_ids: &[u32], ref_lp: &[f64], ours: &[f64]) -> f64 {
-    let mut kl = 0.0;
-    let (mut p_top, mut q_top) = (0.0, 0.0);
-    for (&id, &lp) in ref_ids.iter().zip(ref_lp) {
-        let p = lp.exp();
-        kl += p * (lp - ours[id as usize]);
-        p_top += p;
-        q_top += ours[id as usize].exp();
-    }
-    let (p_rest, q_rest) = ((1.0 - p_top).max(1e-12), (1.0 - q_top).max(1e-12));
-    kl + p_rest * (p_rest / q_rest).ln()
-}
-
-struct Agreement {
-    positions: usize,
-    top1: f64,
-    mean_kl: f64,
-    max_kl: f64,
-}
-
-/// Our distributions against one of the goldens' references, position by position.
-fn agreement(ours: &[Vec<Vec<f64>>], g: &Value, reference: &str) -> Agreement {
-    let (mut positions, mut agree, mut kl_sum, mut max_kl) = (0usize, 0usize, 0f64, 0f64);
-    for (seq, ours) in g["sequences"].as_array().unwrap().iter().zip(ours) {
-        let r = &seq[reference];
-        for (i, ours) in ours.iter().enumerate() {
-            let ref_ids = ids(&r["top_ids"][i]);
-            let ref_lp: Vec<f64> =
-                r["top_logprobs"][i].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
-            let argmax = (0..ours.len()).max_by(|&a, &b| ours[a].total_cmp(&ours[b])).unwrap() as u32;
-            // A tie at the top in llama.cpp's own numbers is not a disagreement.
-            let tied = (ref_lp[0] - ref_lp[1]).abs() < 1e-6 && argmax == ref_ids[1];
-            agree += usize::from(argmax == ref_ids[0] || tied);
-            let kl = kl_top_k(&ref_ids, &ref_lp, ours);
-            kl_sum += kl;
-            max_kl = max_kl.max(kl);
-            positions += 1;
-        }
-    }
-    Agreement { positions, top1: agree as f64 / positions as f64, mean_kl: kl_sum / positions as f64, max_kl }
+/// Positions of `seq` where llama.cpp's top token on the Q4_1 file changes with its settings
+/// (the golden's `unstable_positions`) or differs from its top token on the F32 weights.
+fn unstable_positions(seq: &Value) -> Vec<usize> {
+    let top = |reference: &str, i: usize| seq[reference]["top_ids"][i][0].as_u64();
+    let by_settings = ids(&seq["unstable_positions"]).into_iter().map(|p| p as usize);
+    let by_rounding =
+        (0..seq["ids"].as_array().unwrap().len()).filter(|&i| top("reference", i) != top("f32_reference", i));
+    let mut positions: Vec<usize> = by_settings.chain(by_rounding).collect();
+    positions.sort_unstable();
+    positions.dedup();
+    positions
 }
 
 fn check_logits(device: Device, keep_quantized: bool) {
     let llama = load(&device, keep_quantized);
     let g = golden("smollm2_logits.json");
-    let ours: Vec<Vec<Vec<f64>>> = g["sequences"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|seq| {
-            let mut cache = llama.new_cache(&device);
-            rows(llama.forward(&ids(&seq["ids"]), &mut cache, Logits::All).unwrap())
-                .iter()
-                .map(|r| log_softmax(r))
-                .collect()
-        })
-        .collect();
-    let exact = agreement(&ours, &g, "f32_reference");
-    let as_is = agreement(&ours, &g, "reference");
+    let (mut exact, mut as_is, mut stable) = (Agreement::default(), Agreement::default(), Agreement::default());
+    for seq in g["sequences"].as_array().unwrap() {
+        let tokens = ids(&seq["ids"]);
+        stable.skip = unstable_positions(seq);
+        let against = &mut [
+            (&seq["f32_reference"], &mut exact),
+            (&seq["reference"], &mut as_is),
+            (&seq["reference"], &mut stable),
+        ];
+        compare(&llama, &device, &tokens, tokens.len(), against);
+    }
     let own = &g["self_agreement"];
     let (own_top1, own_kl) = (own["top1"].as_f64().unwrap(), own["mean_kl"].as_f64().unwrap());
-    for (name, a) in [("llama.cpp on the F32 weights", &exact), ("llama.cpp on the Q4_1 file", &as_is)] {
-        println!(
-            "{device:?} vs {name}: {} positions, top-1 agreement {:.2}%, mean KL {:.6}, max KL {:.4}",
-            a.positions,
-            100.0 * a.top1,
-            a.mean_kl,
-            a.max_kl
-        );
+    for (name, a) in [
+        ("llama.cpp on the F32 weights", &exact),
+        ("llama.cpp on the Q4_1 file", &as_is),
+        ("llama.cpp on the Q4_1 file where its top token is stable and not decided by rounding", &stable),
+    ] {
+        println!("{device:?} vs {name}: {a}");
     }
     println!("llama.cpp vs itself (batch vs one token at a time): top-1 {:.2}%, mean KL {own_kl:.6}", 100.0 * own_top1);
+    println!("llama.cpp vs itself, each layer's output: {}", g["layer_differences"]);
     assert!(exact.positions >= 512);
-    assert!(exact.top1 >= 0.99, "top-1 agreement with f32 llama.cpp {}", exact.top1);
-    assert!(exact.mean_kl <= 0.005, "mean KL to f32 llama.cpp {}", exact.mean_kl);
-    assert!(as_is.mean_kl <= 0.005, "mean KL to llama.cpp {}", as_is.mean_kl);
-    assert!(as_is.top1 >= own_top1 - 0.01, "top-1 agreement {} below llama.cpp's own {own_top1}", as_is.top1);
+    assert!(exact.top1() >= 0.99, "top-1 agreement with f32 llama.cpp {}", exact.top1());
+    assert!(exact.mean_kl() <= 0.005, "mean KL to f32 llama.cpp {}", exact.mean_kl());
+    assert!(as_is.mean_kl() <= 0.005, "mean KL to llama.cpp {}", as_is.mean_kl());
+    assert!(as_is.top1() >= own_top1 - 0.01, "top-1 agreement {} below llama.cpp's own {own_top1}", as_is.top1());
+    assert!(stable.positions >= 512, "only {} positions where llama.cpp's top token is stable", stable.positions);
+    assert!(stable.top1() >= 0.99, "top-1 agreement where llama.cpp's top token is stable {}", stable.top1());
 }
 
 #[test]

@@ -157,7 +157,8 @@ fn tensor(name: &str) -> Vec<f32> {
 /// `n` values uniform in `[-scale, scale)` from the tensor's own stream: SplitMix64 seeded with
 /// the FNV-1a hash of its name, 24 random bits per value (exact in f32).
 fn uniform(name: &str, n: usize, scale: f32) -> Vec<f32> {
-    let mut state = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let mut state =
+        name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
     (0..n)
         .map(|_| {
             state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -204,8 +205,7 @@ fn residual_scale() -> f32 {
 /// The slow rotary pairs (those llama3 scaling changes) get `SLOW_PAIR_BOOST` times the weight,
 /// at the same total.
 fn pair_weights() -> Vec<f32> {
-    let w: Vec<f32> =
-        (0..HEAD_DIM).map(|d| if d % HALF >= SLOW_FIRST_PAIR { SLOW_PAIR_BOOST } else { 1.0 }).collect();
+    let w: Vec<f32> = (0..HEAD_DIM).map(|d| if d % HALF >= SLOW_FIRST_PAIR { SLOW_PAIR_BOOST } else { 1.0 }).collect();
     let rms = (w.iter().map(|x| x * x).sum::<f32>() / HEAD_DIM as f32).sqrt();
     w.into_iter().map(|x| x / rms).collect()
 }
