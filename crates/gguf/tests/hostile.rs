@@ -210,11 +210,12 @@ fn writer_refuses_what_llama_cpp_refuses() {
     assert!(GgufWriter::new(Vec::new(), "out", &bad_alignment, vec![]).is_err());
 }
 
-/// The committed corpus (`tests/corpus`, written by its `make_corpus.py` independently of our
-/// writer; also the seeds of the fuzz target in `fuzz/`): every file is refused with an error that
-/// names the file and the field at fault.
+/// The corpus of broken files that `tests/corpus/make_corpus.py` assembles with Python's `struct`,
+/// independently of our writer (also the seeds of the fuzz target in `fuzz/`), written into a
+/// temporary folder: every file is refused with an error that names the file and the field at
+/// fault.
 #[test]
-fn committed_corpus_is_refused() {
+fn broken_file_corpus_is_refused() {
     let expected = [
         ("array--absurd-length", "tokenizer.ggml.scores: count"),
         ("data--truncated", "b: the file ends"),
@@ -236,7 +237,11 @@ fn committed_corpus_is_refused() {
         ("version--big-endian", "header.version: the file is big-endian"),
         ("version--unknown", "header.version: GGUF version 99"),
     ];
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/make_corpus.py");
+    let out = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("python3").arg(&script).arg(out.path()).status();
+    assert!(status.is_ok_and(|s| s.success()), "python3 {} failed", script.display());
+    let dir = out.path();
     let on_disk = std::fs::read_dir(&dir)
         .unwrap()
         .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "gguf"));

@@ -1,11 +1,11 @@
 //! Any bytes given to the GGUF reader give a header or an error: no panic, no allocation larger
 //! than the input (libFuzzer's -malloc_limit_mb catches one). With cargo-fuzz (nightly):
-//! `cargo fuzz run read_header ../tests/corpus`. On stable, from this folder:
+//! `python3 ../tests/corpus/make_corpus.py seeds && cargo fuzz run read_header seeds`. On stable, from this folder:
 //! `RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 //! -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table
 //! -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Coverflow-checks" cargo build
 //! --release --target x86_64-unknown-linux-gnu`, then run the `read_header` binary on a copy of
-//! `../tests/corpus` with `-malloc_limit_mb=64`.
+//! `seeds` with `-malloc_limit_mb=64`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

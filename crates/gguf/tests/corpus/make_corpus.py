@@ -2,9 +2,12 @@
 """Writes the committed corpus of broken GGUF files that crates/gguf/tests/hostile.rs feeds to the
 reader (each must be refused with an error, never a panic or a huge allocation) and that seeds the
 fuzz target in crates/gguf/fuzz. The bytes are assembled here with `struct`, independently of
-selene's writer, from the layout in the GGUF specification. Run it from this folder."""
+selene's writer, from the layout in the GGUF specification. Usage: make_corpus.py OUT_DIR (the test
+runs it into a temporary folder; for the fuzz target, into a folder of seeds)."""
 
 import struct
+import sys
+from pathlib import Path
 
 MAGIC = b"GGUF"
 STRING, UINT32, ARRAY = 8, 4, 9
@@ -60,7 +63,8 @@ cases = {
     "header--truncated.gguf": gguf([ARCH], GOOD_TENSORS, GOOD_DATA)[:40],
 }
 
+out = Path(sys.argv[1])
+out.mkdir(parents=True, exist_ok=True)
 for name, data in cases.items():
-    with open(name, "wb") as f:
-        f.write(data)
+    (out / name).write_bytes(data)
 print(f"{len(cases)} files")
