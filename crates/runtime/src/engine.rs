@@ -5,11 +5,11 @@
 //! on it).
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use burn::tensor::Device;
 use selene_gguf::GgufModel;
-use selene_model::{GgufWeights, Llama, Logits};
+use selene_model::{GgufWeights, KvCache, Llama, Logits};
 use selene_tokenizer::{ChatTemplate, Message, Segment, Tokenizer};
 
 use crate::backend::Backend;
@@ -38,6 +38,16 @@ pub struct Engine {
     tokenizer: Tokenizer,
     template: Option<ChatTemplate>,
     device: Device,
+    last: Mutex<Option<CachedTokens>>,
+}
+
+/// The KV cache of the last call and the tokens it holds, so that [`Engine::next_token_async`]
+/// after a generation (structured judging's second step) computes only what is new. Generation
+/// itself always starts from position 0: the same prompt gives the same tokens whatever ran
+/// before it (a prefix computed in another chunking can round differently).
+struct CachedTokens {
+    tokens: Vec<u32>,
+    cache: KvCache,
 }
 
 /// One step of generation as the caller sees it.
@@ -104,7 +114,7 @@ impl Engine {
             )));
         }
         let template = tokenizer.chat_template()?;
-        Ok(Engine { llama, tokenizer, template, device })
+        Ok(Engine { llama, tokenizer, template, device, last: Mutex::new(None) })
     }
 
     pub fn tokenizer(&self) -> &Tokenizer {
@@ -169,7 +179,8 @@ impl Engine {
     ) -> Result<Generation> {
         config.validate()?;
         self.check_prompt(prompt)?;
-        let mut cache = self.llama.new_cache(&self.device);
+        let mut cache = self.cache_for(&[]);
+        let mut in_cache = Vec::new();
         let mut sampler = Sampler::new(config);
         let mut decoder = self.tokenizer.stream_decoder(true);
         let mut generation = Generation {
@@ -185,6 +196,7 @@ impl Engine {
                 break;
             }
             let logits = self.llama.forward(&next, &mut cache, Logits::Last)?;
+            in_cache.extend_from_slice(&next);
             let choice = sampler.choose(logits).await?;
             if self.tokenizer.is_end_of_generation(choice.token) {
                 generation.stop = StopReason::EndOfGeneration;
@@ -206,6 +218,7 @@ impl Engine {
                 break;
             }
         }
+        self.keep_cache(in_cache, cache);
         if generation.stop != StopReason::StopSequence {
             generation.text.push_str(&decoder.finish().unwrap_or_default());
         }
@@ -213,12 +226,34 @@ impl Engine {
     }
 
     /// The `n` most likely tokens to follow `prompt`, with their log-probabilities, best first:
-    /// one forward pass, nothing generated.
+    /// one forward pass, nothing generated. Positions that the last call left in the cache and
+    /// that `prompt` starts with are not computed again.
     pub async fn next_token_async(&self, prompt: &[u32], n: usize) -> Result<Choice> {
         self.check_prompt(prompt)?;
-        let mut cache = self.llama.new_cache(&self.device);
-        let logits = self.llama.forward(prompt, &mut cache, Logits::Last)?;
+        let mut cache = self.cache_for(prompt);
+        let logits = self.llama.forward(&prompt[cache.len()..], &mut cache, Logits::Last)?;
+        self.keep_cache(prompt.to_vec(), cache);
         Sampler::new(&GenerationConfig { logprobs: n, ..Default::default() }).choose(logits).await
+    }
+
+    /// The last call's cache cut back to the longest start it shares with `prompt` (an empty
+    /// prompt: to nothing); at least the prompt's last token is left to compute, for its logits.
+    fn cache_for(&self, prompt: &[u32]) -> KvCache {
+        match self.last.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            Some(CachedTokens { tokens, mut cache }) => {
+                let shared = tokens.iter().zip(prompt).take_while(|(a, b)| a == b).count();
+                cache.truncate(shared.min(prompt.len().saturating_sub(1)));
+                cache
+            }
+            None => self.llama.new_cache(&self.device),
+        }
+    }
+
+    /// Keeps `cache`, which holds `tokens`, for the next call. (After an error nothing is kept,
+    /// so a cache is never reused in a state its tokens do not describe.)
+    fn keep_cache(&self, tokens: Vec<u32>, cache: KvCache) {
+        debug_assert_eq!(tokens.len(), cache.len());
+        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = Some(CachedTokens { tokens, cache });
     }
 
     fn check_prompt(&self, prompt: &[u32]) -> Result<()> {

@@ -59,6 +59,35 @@ fn logprobs_are_a_distribution_and_greedy_takes_the_best() {
     }
 }
 
+/// `next_token_async` after a generation starts from the positions the last call left in the KV
+/// cache, cut back where the new prompt departs from them; what it returns must be what a fresh
+/// pass over the whole prompt gives (a generation always starts fresh).
+#[test]
+fn scoring_after_a_generation_continues_its_cache() {
+    let engine = engine();
+    let prompt = engine.chat_prompt(&[Message::new("user", "Name three fruits.")]).unwrap();
+    let config = GenerationConfig { max_tokens: 8, logprobs: 5, ..Default::default() };
+    let generation = engine.generate(&prompt, &config, |_| Flow::Continue).unwrap();
+    assert_eq!(generation.tokens.len(), 8);
+    let generated: Vec<u32> = generation.tokens.iter().map(|t| t.choice.token).collect();
+    let with = |tokens: &[u32]| [prompt.as_slice(), tokens].concat();
+    let other = generation.tokens[1].choice.alternatives[1].0;
+    // The whole cache, a shorter start of it, then a prompt that departs from it after one token.
+    let prompts = [with(&generated[..7]), with(&generated[..4]), with(&[generated[0], other, generated[2]])];
+    let continued: Vec<_> =
+        prompts.iter().map(|ids| pollster::block_on(engine.next_token_async(ids, 5)).unwrap()).collect();
+    for (ids, next) in prompts.iter().zip(continued) {
+        let config = GenerationConfig { max_tokens: 1, logprobs: 5, ..Default::default() };
+        let fresh = &engine.generate(ids, &config, |_| Flow::Continue).unwrap().tokens[0].choice.alternatives;
+        let tokens = |a: &[(u32, f32)]| a.iter().map(|&(id, _)| id).collect::<Vec<_>>();
+        let at = ids.len() - prompt.len();
+        assert_eq!(tokens(&next.alternatives), tokens(fresh), "after {at} generated tokens");
+        for (&(_, got), &(_, want)) in next.alternatives.iter().zip(fresh) {
+            assert!((got - want).abs() < 1e-3, "after {at} generated tokens: logprob {got} vs {want}");
+        }
+    }
+}
+
 #[test]
 fn sampling_is_reproducible_per_seed() {
     let engine = engine();
