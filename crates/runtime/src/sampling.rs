@@ -1,12 +1,14 @@
 //! Choosing the next token.
 //!
-//! Only a few numbers cross from the device per token: the argmax for greedy decoding, or the
-//! top candidates and the log-normalizer when sampling or when log-probabilities are wanted. A
-//! full logits row is never read back (in a browser that would be a 500 KB copy per token), so
-//! sampling with temperature draws from the best [`CANDIDATES`] tokens, which hold all but a
-//! negligible share of the probability for any sensible temperature.
+//! Greedy decoding reads back one number per token, the argmax. Sampling and log-probabilities
+//! need the best candidates and the log-normalizer; those are taken on the host from the read-back
+//! logits row (196 KB for SmolLM2's vocabulary, 513 KB for Llama 3's): Burn's device top-k is a
+//! sorting network that software adapters (SwiftShader in a browser without a GPU, lavapipe)
+//! take minutes to compile and run, while the host selects from the row in well under a
+//! millisecond. Sampling with temperature draws from the best [`CANDIDATES`] tokens, which hold
+//! all but a negligible share of the probability for any sensible temperature.
 
-use burn::tensor::{Tensor, Transaction};
+use burn::tensor::Tensor;
 
 use crate::error::{Result, RuntimeError};
 
@@ -117,19 +119,9 @@ impl Sampler {
             CANDIDATES
         };
         let k = wanted.max(c.logprobs).min(vocab);
-        let max = logits.clone().max_dim(1);
-        let log_norm = logits.clone().sub(max.clone()).exp().sum_dim(1).log().add(max);
-        let (values, indices) = logits.topk_with_indices(k, 1);
-        let data = Transaction::default()
-            .register(values)
-            .register(indices)
-            .register(log_norm)
-            .execute_async()
-            .await
-            .map_err(readback)?;
-        let log_norm = data[2].iter::<f32>().next().unwrap_or(0.0);
-        let candidates: Vec<(u32, f32)> =
-            data[1].iter::<i64>().zip(data[0].iter::<f32>()).map(|(id, v)| (id as u32, v - log_norm)).collect();
+        let row = logits.into_data_async().await.map_err(readback)?.convert::<f32>();
+        let row = row.as_slice::<f32>().map_err(readback)?;
+        let candidates = best_candidates(row, k);
         let pick = if c.temperature == 0.0 { 0 } else { self.sample(&candidates[..wanted.min(k)]) };
         let (token, logprob) = candidates[pick];
         Ok(Choice { token, logprob: Some(logprob), alternatives: candidates[..c.logprobs.min(k)].to_vec() })
@@ -156,6 +148,20 @@ impl Sampler {
         }
         kept - 1
     }
+}
+
+/// The `k` largest logits of `row` as (token, log-probability), best first (ties: lower id first).
+fn best_candidates(row: &[f32], k: usize) -> Vec<(u32, f32)> {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let log_norm = (row.iter().map(|&v| f64::from(v - max).exp()).sum::<f64>().ln() + f64::from(max)) as f32;
+    let order = |a: &u32, b: &u32| row[*b as usize].total_cmp(&row[*a as usize]).then(a.cmp(b));
+    let mut ids: Vec<u32> = (0..row.len() as u32).collect();
+    if k < ids.len() {
+        ids.select_nth_unstable_by(k, order);
+        ids.truncate(k);
+    }
+    ids.sort_unstable_by(order);
+    ids.into_iter().map(|id| (id, row[id as usize] - log_norm)).collect()
 }
 
 fn readback(e: impl std::fmt::Debug) -> RuntimeError {
@@ -196,6 +202,18 @@ mod tests {
         };
         assert_eq!(draw(42), draw(42));
         assert_ne!(draw(42), draw(43));
+    }
+
+    #[test]
+    fn candidates_are_the_best_logits_normalized() {
+        let row = [0.5f32, 3.0, -1.0, 3.0, 2.0, f32::NEG_INFINITY];
+        let best = best_candidates(&row, 3);
+        assert_eq!(best.iter().map(|c| c.0).collect::<Vec<_>>(), [1, 3, 4]);
+        let norm: f64 = row.iter().map(|&v| f64::from(v).exp()).sum::<f64>().ln();
+        for &(id, lp) in &best {
+            assert!((f64::from(lp) - (f64::from(row[id as usize]) - norm)).abs() < 1e-6);
+        }
+        assert_eq!(best_candidates(&row, 10).len(), row.len());
     }
 
     #[test]
