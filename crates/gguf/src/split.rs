@@ -89,7 +89,8 @@ pub fn parse_size(text: &str) -> Option<u64> {
 }
 
 /// Split keys for shard `no` (0-based) of `count`, in the order `gguf-split` appends them.
-pub fn split_keys(metadata: &mut Metadata, no: usize, count: usize, total_tensors: usize) {
+#[cfg(any(unix, windows))]
+pub(crate) fn split_keys(metadata: &mut Metadata, no: usize, count: usize, total_tensors: usize) {
     metadata.set(SPLIT_NO, Value::U16(no as u16));
     metadata.set(SPLIT_COUNT, Value::U16(count as u16));
     metadata.set(SPLIT_TENSORS_COUNT, Value::I32(total_tensors as i32));
