@@ -37,7 +37,16 @@ if (self.GPUAdapter) {
     const createShaderModule = device.createShaderModule;
     device.createShaderModule = function (shader) {
       const code = shader.code.includes("enable subgroups;") ? `diagnostic(off, subgroup_uniformity);\n${shader.code}` : shader.code;
-      return createShaderModule.call(this, { ...shader, code });
+      const module = createShaderModule.call(this, { ...shader, code });
+      // A shader the browser refuses only shows as "invalid due to a previous error" later on;
+      // its compiler's own message goes to the console, for the report.
+      module.getCompilationInfo().then((info) => {
+        const lines = code.split("\n");
+        for (const m of info.messages.filter((m) => m.type === "error")) {
+          console.error(`WGSL error in ${shader.label || "a shader"}:${m.lineNum}:${m.linePos}: ${m.message}\n  ${lines[m.lineNum - 1] ?? ""}`);
+        }
+      });
+      return module;
     };
     device.lost.then((info) => {
       if (info.reason !== "destroyed") event("fatal", { name: "DeviceLost", message: `the GPU device was lost: ${info.message || info.reason}` });

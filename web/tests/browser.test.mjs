@@ -287,7 +287,7 @@ try {
   results.requests = { seen_by_browser: requests.length, paths: [...new Set(requests.map((r) => new URL(r.url).pathname))] };
   step(`${requests.length} requests, all to the page's assets or the model files: ${results.requests.paths.join(" ")}`);
 } catch (e) {
-  console.error(consoleLines.slice(-40).join("\n"));
+  console.error(consoleLines.slice(-400).join("\n"));
   throw e;
 } finally {
   writeFileSync(resultsPath, JSON.stringify(results, null, 2));
