@@ -106,8 +106,8 @@ fn llama31_gguf_matches_llama_cpp() {
     }
 }
 
-/// Llama 2's SentencePiece vocabulary (`tokenizer.ggml.model` = `llama`), converted by llama.cpp
-/// and committed as a vocabulary-only GGUF.
+/// Llama 2's SentencePiece vocabulary (`tokenizer.ggml.model` = `llama`), as llama.cpp converts
+/// it to a vocabulary-only GGUF (written at test time, byte for byte that conversion).
 #[test]
 fn llama2_sentencepiece_matches_llama_cpp() {
     check_against("llama2_llamacpp.json", llama2());

@@ -3,10 +3,12 @@
 #![allow(dead_code)] // each test binary uses its own part
 
 use std::path::PathBuf;
+use std::process::Command;
 use std::sync::OnceLock;
 
 use selene_tokenizer::Tokenizer;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 pub fn golden(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
@@ -32,11 +34,28 @@ pub fn smollm2() -> &'static Tokenizer {
     TOKENIZER.get_or_init(|| Tokenizer::from_gguf(&smollm2_metadata()).unwrap())
 }
 
+/// Llama 2's vocabulary-only GGUF, which `tests/golden/make_llama2_vocab.py` writes from the
+/// fetched tokenizer.json (a model file is not committed). Its sha256 must be that of llama.cpp's
+/// own conversion of the same files, so the llama.cpp goldens hold for it.
 pub fn llama2() -> &'static Tokenizer {
     static TOKENIZER: OnceLock<Tokenizer> = OnceLock::new();
     TOKENIZER.get_or_init(|| {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/llama2_vocab.gguf");
-        Tokenizer::from_gguf(selene_gguf::GgufModel::open(path).unwrap().metadata()).unwrap()
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/make_llama2_vocab.py");
+        let tokenizer_json = selene_fixtures::llama2_tokenizer();
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("llama2_vocab-{}.gguf", std::process::id()));
+        let status = Command::new("python3").arg(&script).arg(tokenizer_json.parent().unwrap()).arg(&out).status();
+        assert!(status.is_ok_and(|s| s.success()), "python3 {} failed", script.display());
+        let bytes = std::fs::read(&out).unwrap();
+        std::fs::remove_file(&out).unwrap();
+        let llama_cpp = golden("llama2_llamacpp.json")["gguf_sha256"].as_str().unwrap().to_owned();
+        assert_eq!(
+            format!("{:x}", Sha256::digest(&bytes)),
+            llama_cpp,
+            "{} wrote another file than llama.cpp's convert_hf_to_gguf.py --vocab-only",
+            script.display()
+        );
+        let header = selene_gguf::Header::read(&bytes[..], "llama2_vocab.gguf").unwrap();
+        Tokenizer::from_gguf(&header.metadata).unwrap()
     })
 }
 
