@@ -19,10 +19,18 @@ use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 use selene_gguf::GgmlType;
 
 pub use format::BlockFormat;
-pub use ops::{BlockMatmulOps, FusedOps, decode_attention_fused, matmul_blocks, rms_norm_fused, rope_fused};
+pub use matmul::TILE_M;
+pub use ops::{
+    BlockMatmulOps, FusedOps, decode_attention_fused, dequantize_blocks, matmul_blocks, rms_norm_fused, rope_fused,
+};
 
 /// A `[rows, cols]` weight matrix held on the device as ggml blocks, in chunks of whole rows
 /// that each fit one storage-buffer binding.
+/// The most weights a long prompt's product expands to f32 at a time (16 MiB): Burn's matrix
+/// product gets rows enough to run at full speed, and device memory stays within a few percent
+/// of the blocks' size.
+const EXPANDED_VALUES: usize = 1 << 22;
+
 #[derive(Clone, Debug)]
 pub struct BlockMatrix {
     chunks: Vec<Chunk>,
@@ -117,15 +125,39 @@ impl BlockMatrix {
         self.chunks.len()
     }
 
-    /// `x [tokens, cols] · Wᵀ`: `[tokens, rows]`.
+    /// `x [tokens, cols] · Wᵀ`: `[tokens, rows]`. Up to [`TILE_M`] tokens the kernels multiply
+    /// with the blocks; more tokens multiply with a few rows at a time expanded to f32
+    /// ([`crate::matmul`] says why).
     pub fn matmul(&self, x: Tensor<2>) -> Tensor<2> {
-        debug_assert_eq!(x.dims()[1], self.cols);
-        let parts: Vec<Tensor<2>> =
-            self.chunks.iter().map(|c| matmul_blocks(x.clone(), c.words.clone(), self.format, c.rows)).collect();
+        let [tokens, cols] = x.dims();
+        debug_assert_eq!(cols, self.cols);
+        let mut parts = Vec::new();
+        for chunk in &self.chunks {
+            if tokens <= TILE_M {
+                parts.push(matmul_blocks(x.clone(), chunk.words.clone(), self.format, chunk.rows));
+                continue;
+            }
+            let step = (EXPANDED_VALUES / cols).max(1);
+            for first in (0..chunk.rows).step_by(step) {
+                let rows = step.min(chunk.rows - first);
+                let w = dequantize_blocks(chunk.words.clone(), self.format, chunk.rows, first, rows, cols);
+                parts.push(x.clone().matmul(w.transpose()));
+            }
+        }
         match parts.len() {
-            1 => parts.into_iter().next().expect("one part"),
+            1 => parts.pop().expect("one part"),
             _ => Tensor::cat(parts, 1),
         }
+    }
+
+    /// The whole matrix as f32 `[rows, cols]` (for tests and for layers that need the values).
+    pub fn dequantize(&self) -> Tensor<2> {
+        let parts: Vec<Tensor<2>> = self
+            .chunks
+            .iter()
+            .map(|c| dequantize_blocks(c.words.clone(), self.format, c.rows, 0, c.rows, self.cols))
+            .collect();
+        Tensor::cat(parts, 0)
     }
 }
 

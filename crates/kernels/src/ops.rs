@@ -13,7 +13,7 @@ use cubecl::prelude::*;
 use crate::decode::RUN;
 use crate::format::BlockFormat;
 use crate::fused::{ATTENTION_UNITS, NORM_UNITS, decode_attention, rms_norm, rope};
-use crate::matmul::{LANES, ROWS_PER_CUBE, TILE_M, TILE_N, TILE_UNITS, block_matmul, block_matvec};
+use crate::matmul::{LANES, ROWS_PER_CUBE, TILE_M, TILE_N, TILE_UNITS, block_dequantize, block_matmul, block_matvec};
 
 #[backend_extension(Cube, Fusion)]
 pub trait BlockMatmulOps: Backend {
@@ -25,6 +25,18 @@ pub trait BlockMatmulOps: Backend {
         blocks: IntTensor<Self>,
         format: BlockFormat,
         rows: usize,
+    ) -> FloatTensor<Self>;
+
+    /// Rows `first..first + rows` of the `chunk_rows x cols` weights in `blocks`, as f32
+    /// `[rows, cols]`.
+    #[fusion(dtype = DType::F32, shape = Shape::new([*rows, *cols]))]
+    fn block_dequantize(
+        blocks: IntTensor<Self>,
+        format: BlockFormat,
+        chunk_rows: usize,
+        first: usize,
+        rows: usize,
+        cols: usize,
     ) -> FloatTensor<Self>;
 }
 
@@ -70,7 +82,7 @@ impl BlockMatmulOps for CubeBackend {
         let (tokens, cols) = (shape[0], shape[1]);
         let out = empty_device_dtype(x.client.clone(), x.device.clone(), Shape::new([tokens, rows]), DType::F32);
         let runs_per_row = cols / RUN;
-        let plane = rows * cols / format.block_values() * format.body_words();
+        let plane = scale_plane(format, rows, cols);
         let client = out.client.clone();
         // SAFETY: the kernels index `blocks` within `device_words(rows * cols / block)` words,
         // `x` within `tokens * cols` and `out` within `tokens * rows` values, which the shapes
@@ -107,6 +119,46 @@ impl BlockMatmulOps for CubeBackend {
         }
         out
     }
+
+    fn block_dequantize(
+        blocks: CubeTensor,
+        format: BlockFormat,
+        chunk_rows: usize,
+        first: usize,
+        rows: usize,
+        cols: usize,
+    ) -> CubeTensor {
+        assert_eq!(blocks.dtype, DType::U32, "block_dequantize takes its blocks as u32 words");
+        assert!(first + rows <= chunk_rows, "rows {first}..{} of a {chunk_rows}-row chunk", first + rows);
+        let out =
+            empty_device_dtype(blocks.client.clone(), blocks.device.clone(), Shape::new([rows, cols]), DType::F32);
+        let runs = rows * cols / RUN;
+        // SAFETY: unit `i < runs` reads the block of run `first * cols / RUN + i`, within the
+        // chunk's `chunk_rows` rows, and writes `out[i * RUN..(i + 1) * RUN]`.
+        unsafe {
+            block_dequantize::launch_unchecked(
+                &out.client.clone(),
+                CubeCount::new_1d(runs.div_ceil(DEQUANTIZE_UNITS) as u32),
+                CubeDim::new_1d(DEQUANTIZE_UNITS as u32),
+                blocks.into_buffer_arg(),
+                out.clone().into_buffer_arg(),
+                first,
+                runs,
+                cols / RUN,
+                scale_plane(format, chunk_rows, cols),
+                format,
+            );
+        }
+        out
+    }
+}
+
+/// Units per workgroup of the expanding kernel.
+const DEQUANTIZE_UNITS: usize = 256;
+
+/// The word where the scale plane of a `rows x cols` chunk starts (after all block bodies).
+fn scale_plane(format: BlockFormat, rows: usize, cols: usize) -> usize {
+    rows * cols / format.block_values() * format.body_words()
 }
 
 /// An output like `like`, and `like` itself made contiguous, for the kernels' flat indexing.
@@ -204,6 +256,25 @@ pub fn matmul_blocks(
     rows: usize,
 ) -> burn::tensor::Tensor<2> {
     burn::tensor::Tensor::from_dispatch(Dispatch::block_matmul(x.into_dispatch(), blocks.into_dispatch(), format, rows))
+}
+
+/// [`BlockMatmulOps::block_dequantize`] on Burn tensors.
+pub fn dequantize_blocks(
+    blocks: burn::tensor::Tensor<1, burn::tensor::Int>,
+    format: BlockFormat,
+    chunk_rows: usize,
+    first: usize,
+    rows: usize,
+    cols: usize,
+) -> burn::tensor::Tensor<2> {
+    burn::tensor::Tensor::from_dispatch(Dispatch::block_dequantize(
+        blocks.into_dispatch(),
+        format,
+        chunk_rows,
+        first,
+        rows,
+        cols,
+    ))
 }
 
 /// [`FusedOps::fused_rms_norm`] on Burn tensors.

@@ -96,7 +96,8 @@ fn check(device: &Device, matrix: &BlockMatrix, bytes: &[u8], ty: GgmlType, toke
     err
 }
 
-const TOKEN_COUNTS: [usize; 4] = [1, 2, 33, 70];
+/// One token (matrix-vector), a few and a whole tile (tiled kernel), more (expanded rows).
+const TOKEN_COUNTS: [usize; 5] = [1, 2, 32, 33, 70];
 
 #[test]
 fn random_blocks_match_the_reference() {
@@ -163,6 +164,23 @@ fn matrices_split_by_rows_give_the_same_product() {
             check(&device, &matrix, &bytes, ty, tokens, &mut rng);
         }
     }
+}
+
+/// A long prompt expands at most 4M weights at a time: a matrix of more rows than that is
+/// multiplied in row pieces, and expanding it whole gives the codec's values.
+#[test]
+fn long_prompts_through_large_matrices_expand_rows_in_pieces() {
+    let device = device();
+    let mut rng = Rng(2024);
+    let ty = GgmlType::Q4_K;
+    let (rows, cols) = (16_500, 256);
+    let bytes = quantized_random(ty, rows * cols, &mut rng);
+    let matrix = BlockMatrix::new(&bytes, ty, rows, cols, &device).unwrap();
+    check(&device, &matrix, &bytes, ty, 33, &mut rng);
+    let expanded: Vec<f32> = matrix.dequantize().into_data().try_to_vec().unwrap();
+    let want = codec::dequantize_to_vec(ty, &bytes, rows * cols).unwrap();
+    let worst = expanded.iter().zip(&want).map(|(a, b)| (a - b).abs() / b.abs().max(1e-6)).fold(0f32, f32::max);
+    assert!(worst <= 1e-6, "expanded blocks differ from the codec's values by {worst:e} (relative)");
 }
 
 #[test]
