@@ -55,7 +55,7 @@ pub fn host_weight(model: &Llama, weight: Weight) -> (Vec<f32>, Vec<usize>) {
         let dims = t.dims().to_vec();
         (t.into_data().try_into_vec_as::<f32>().expect("float weights"), dims)
     }
-    let matrix = |linear: &selene_model::Linear| host(linear.weight.val());
+    let matrix = |linear: &selene_model::Linear| host(linear.tensor().expect("a trainable model holds tensors").val());
     match weight {
         Weight::TokenEmbedding => host(model.embed_tokens.as_ref().expect("a trainable model").val()),
         Weight::OutputNorm => host(model.norm.weight.val()),

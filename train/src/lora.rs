@@ -79,7 +79,7 @@ impl LoraSettings {
                     "up_proj" => &layer.mlp.up_proj,
                     _ => &layer.mlp.down_proj,
                 };
-                let adapter = linear.weight.adapter().expect("every target has an adapter");
+                let adapter = linear.tensor().and_then(|w| w.adapter()).expect("every target has an adapter");
                 let module = LoraSettings::module_of(target);
                 out.push((format!("base_model.model.model.layers.{i}.{module}.{target}"), adapter));
             }

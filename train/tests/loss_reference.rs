@@ -122,7 +122,7 @@ fn loss_matches_pytorch_reference() {
             ("v_proj", &layer.self_attn.v_proj, "self_attn"),
             ("down_proj", &layer.mlp.down_proj, "mlp"),
         ] {
-            let adapter = linear.weight.adapter().unwrap();
+            let adapter = linear.tensor().and_then(|w| w.adapter()).unwrap();
             let prefix = format!("base_model.model.model.layers.{i}.{module}.{name}");
             for (factor, param) in [("lora_A", &adapter.b), ("lora_B", &adapter.a)] {
                 let got: Vec<f32> = grads.get::<2>(param.id).unwrap().into_data().try_into_vec_as().unwrap();

@@ -1,7 +1,9 @@
 //! Grouped-query self-attention with a preallocated key/value cache.
 //!
 //! Queries are grouped by the key/value head they share, `[batch, kv_heads, group * seq, dim]`,
-//! so keys and values are used as stored instead of being repeated per query head.
+//! so keys and values are used as stored instead of being repeated per query head. Decoding one
+//! token on a device with the kernels of `selene-kernels` attends in one fused kernel that reads
+//! the cache in place.
 
 use burn::module::Module;
 use burn::tensor::activation::softmax;
@@ -30,6 +32,8 @@ pub struct LayerCache {
     keys: Tensor<4>,
     values: Tensor<4>,
     len: usize,
+    /// Whether one token attends through the fused kernel of `selene-kernels`.
+    kernels: bool,
 }
 
 impl LayerCache {
@@ -38,6 +42,7 @@ impl LayerCache {
             keys: Tensor::zeros([batch, kv_heads, capacity, head_dim], device),
             values: Tensor::zeros([batch, kv_heads, capacity, head_dim], device),
             len: 0,
+            kernels: selene_kernels::runs_kernels(device),
         }
     }
 
@@ -58,13 +63,18 @@ impl LayerCache {
         self.len = self.len.min(len);
     }
 
-    /// Appends `keys`/`values` `[batch, kv_heads, seq, dim]` and returns everything cached.
-    fn append(&mut self, keys: Tensor<4>, values: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+    /// Appends `keys`/`values` `[batch, kv_heads, seq, dim]`.
+    fn append(&mut self, keys: Tensor<4>, values: Tensor<4>) {
         let [b, h, s, d] = keys.dims();
         let range = [0..b, 0..h, self.len..self.len + s, 0..d];
         self.keys.inplace(|cache| cache.slice_assign(range.clone(), keys));
         self.values.inplace(|cache| cache.slice_assign(range, values));
         self.len += s;
+    }
+
+    /// Everything cached, `[batch, kv_heads, len, dim]` each.
+    fn used(&self) -> (Tensor<4>, Tensor<4>) {
+        let [b, h, _, d] = self.keys.dims();
         let used = [0..b, 0..h, 0..self.len, 0..d];
         (self.keys.clone().slice(used.clone()), self.values.clone().slice(used))
     }
@@ -75,25 +85,47 @@ impl Attention {
     /// values of earlier positions come from it and this call's are added to it.
     pub fn forward(&self, x: Tensor<3>, rope: &Rope, start: usize, cache: Option<&mut LayerCache>) -> Tensor<3> {
         let [batch, seq, _] = x.dims();
-        let heads = |t: Tensor<3>, n: usize| t.reshape([batch, seq, n, self.head_dim]).swap_dims(1, 2);
-        let q = rope.apply(heads(self.q_proj.forward(x.clone()), self.num_heads), start);
-        let k = rope.apply(heads(self.k_proj.forward(x.clone()), self.num_kv_heads), start);
-        let v = heads(self.v_proj.forward(x), self.num_kv_heads);
-        let (k, v) = match cache {
-            Some(cache) => cache.append(k, v),
-            None => (k, v),
+        // Rotated as `[batch, seq, heads, dim]`, the layout the projections produce.
+        let heads = |t: Tensor<3>, n: usize| t.reshape([batch, seq, n, self.head_dim]);
+        let q = rope.apply(heads(self.q_proj.forward(x.clone()), self.num_heads), start).swap_dims(1, 2);
+        let k = rope.apply(heads(self.k_proj.forward(x.clone()), self.num_kv_heads), start).swap_dims(1, 2);
+        let v = heads(self.v_proj.forward(x), self.num_kv_heads).swap_dims(1, 2);
+        let scale = 1.0 / (self.head_dim as f64).sqrt();
+        let out = match cache {
+            Some(cache) if cache.kernels && batch == 1 && seq == 1 => {
+                cache.append(k, v);
+                selene_kernels::decode_attention_fused(
+                    q,
+                    cache.keys.clone(),
+                    cache.values.clone(),
+                    cache.len,
+                    scale as f32,
+                )
+            }
+            Some(cache) => {
+                cache.append(k, v);
+                let (k, v) = cache.used();
+                self.attend(q, k, v, start, scale)
+            }
+            None => self.attend(q, k, v, start, scale),
         };
+        let out = out.swap_dims(1, 2);
+        self.o_proj.forward(out.reshape([batch, seq, self.num_heads * self.head_dim]))
+    }
+
+    /// Causal attention of `q [batch, heads, seq, dim]` at positions `start..` over all of
+    /// `k`, `v` `[batch, kv_heads, keys, dim]`: `[batch, heads, seq, dim]`.
+    fn attend(&self, q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, start: usize, scale: f64) -> Tensor<4> {
+        let [batch, _, seq, _] = q.dims();
         let keys = k.dims()[2];
         let group = self.num_heads / self.num_kv_heads;
         let q = q.reshape([batch, self.num_kv_heads, group * seq, self.head_dim]);
-        let mut scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(1.0 / (self.head_dim as f64).sqrt());
+        let mut scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale);
         if seq > 1 {
             let mask = causal_mask(group, seq, start, keys, &scores.device());
             scores = scores.mask_fill(mask.unsqueeze::<4>(), f32::NEG_INFINITY);
         }
-        let out = softmax(scores, 3).matmul(v);
-        let out = out.reshape([batch, self.num_heads, seq, self.head_dim]).swap_dims(1, 2);
-        self.o_proj.forward(out.reshape([batch, seq, self.num_heads * self.head_dim]))
+        softmax(scores, 3).matmul(v).reshape([batch, self.num_heads, seq, self.head_dim])
     }
 }
 

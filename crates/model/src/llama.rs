@@ -108,7 +108,9 @@ impl Llama {
         let positions = max_positions.min(config.context_length).max(1);
         let layers =
             (0..config.num_layers).map(|i| load_layer(source, &config, i, device)).collect::<Result<Vec<_>>>()?;
-        let embed_tokens = source.linear(Weight::TokenEmbedding, device)?.weight;
+        let embed_tokens = source.linear(Weight::TokenEmbedding, device)?.into_param().ok_or_else(|| {
+            ModelError::Unsupported("a trainable model needs its embedding as a tensor, not ggml blocks".into())
+        })?;
         let lm_head = match source.has(Weight::Output) {
             true => Some(source.linear(Weight::Output, device)?),
             false => None,
@@ -193,7 +195,7 @@ impl Llama {
     pub fn head<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         match (&self.lm_head, &self.embed_tokens) {
             (Some(head), _) => head.forward(x),
-            (None, Some(embed)) => Linear { weight: embed.clone() }.forward(x),
+            (None, Some(embed)) => Linear::from_param(embed.clone()).forward(x),
             (None, None) => unreachable!("a model always has an output head or a device embedding"),
         }
     }

@@ -12,6 +12,7 @@ pub struct Rope {
     sin: Tensor<2>,
     positions: usize,
     half: usize,
+    kernels: bool,
 }
 
 impl Rope {
@@ -33,6 +34,7 @@ impl Rope {
             sin: Tensor::from_data(TensorData::new(sin, [positions, half]), device),
             positions,
             half,
+            kernels: selene_kernels::runs_kernels(device),
         }
     }
 
@@ -41,11 +43,14 @@ impl Rope {
         self.positions
     }
 
-    /// Rotates `x` `[batch, heads, seq, head_dim]` whose first position is `start`.
+    /// Rotates `x` `[batch, seq, heads, head_dim]` whose first position is `start`.
     pub fn apply(&self, x: Tensor<4>, start: usize) -> Tensor<4> {
-        let seq = x.dims()[2];
-        let cos = self.cos.clone().narrow(0, start, seq).unsqueeze::<4>();
-        let sin = self.sin.clone().narrow(0, start, seq).unsqueeze::<4>();
+        if self.kernels {
+            return selene_kernels::rope_fused(x, self.cos.clone(), self.sin.clone(), start);
+        }
+        let seq = x.dims()[1];
+        let table = |t: &Tensor<2>| t.clone().narrow(0, start, seq).reshape([1, seq, 1, self.half]);
+        let (cos, sin) = (table(&self.cos), table(&self.sin));
         let x1 = x.clone().narrow(3, 0, self.half);
         let x2 = x.narrow(3, self.half, self.half);
         let rotated_1 = x1.clone().mul(cos.clone()).sub(x2.clone().mul(sin.clone()));

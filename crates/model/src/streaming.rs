@@ -14,7 +14,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use burn::tensor::{Device, Tensor, TensorData};
-use selene_gguf::{GgmlType, ModelLayout, TensorLocation, codec};
+use selene_gguf::{ModelLayout, TensorLocation, codec};
+use selene_kernels::{BlockFormat, BlockMatrix};
 
 use crate::config::LlamaConfig;
 use crate::error::{ModelError, Result};
@@ -52,8 +53,8 @@ enum Role {
 
 impl StreamingLoader {
     /// A loader for the model whose shards' headers make up `layout`, putting its tensors on
-    /// `device`. Q4_0 and Q8_0 matrices stay block-quantized unless [`keep_quantized`] says
-    /// otherwise, as with [`GgufWeights`](crate::GgufWeights).
+    /// `device`. Matrices stay in their ggml blocks where the device's kernels read them, unless
+    /// [`keep_quantized`] says otherwise, as with [`GgufWeights`](crate::GgufWeights).
     ///
     /// [`keep_quantized`]: StreamingLoader::keep_quantized
     pub fn new(layout: &ModelLayout, device: &Device) -> Result<Self> {
@@ -105,7 +106,7 @@ impl StreamingLoader {
         })
     }
 
-    /// Whether Q4_0 and Q8_0 matrices stay block-quantized on the device (the default); see
+    /// Whether matrices stay in their ggml blocks on the device (the default); see
     /// [`GgufWeights::keep_quantized`](crate::GgufWeights::keep_quantized).
     pub fn keep_quantized(mut self, keep: bool) -> Self {
         self.keep_quantized = keep;
@@ -122,18 +123,23 @@ impl StreamingLoader {
         &self.order
     }
 
-    /// How many bytes `tensor` will occupy in one device buffer (the token embedding counts
-    /// only when the output head is tied to it; otherwise it stays on the host).
-    pub fn device_bytes(&self, tensor: &TensorLocation) -> u64 {
-        let n = tensor.info.n_elements();
-        let is_matrix = tensor.info.dims.len() == 2;
-        match (self.wanted.get(&tensor.info.name), tensor.info.ggml_type) {
-            (Some(Role::Weight(Weight::TokenEmbedding)), _) if !self.config.tied_embeddings => 0,
-            (_, GgmlType::Q4_0 | GgmlType::Q8_0) if is_matrix && self.keep_quantized => {
-                let value_bytes = if tensor.info.ggml_type == GgmlType::Q4_0 { n / 2 } else { n };
-                (value_bytes + n / 32 * 2).next_multiple_of(4)
+    /// The largest device buffer `tensor` needs, in bytes: none for a token embedding that
+    /// stays on the host; one row for a matrix kept in ggml blocks (those are split by rows to
+    /// fit the device's buffers); the whole tensor as f32 otherwise.
+    pub fn buffer_bytes(&self, tensor: &TensorLocation) -> u64 {
+        let info = &tensor.info;
+        let role = self.wanted.get(&info.name);
+        if matches!(role, Some(Role::Weight(Weight::TokenEmbedding))) && !self.config.tied_embeddings {
+            return 0;
+        }
+        let is_matrix = info.dims.len() == 2;
+        match BlockFormat::of(info.ggml_type) {
+            Some(format)
+                if is_matrix && self.keep_quantized && BlockMatrix::supported(info.ggml_type, &self.device) =>
+            {
+                format.device_words(info.dims[0] as usize / format.block_values()) as u64 * 4
             }
-            _ => n * 4,
+            _ => info.n_elements() * 4,
         }
     }
 
@@ -264,7 +270,7 @@ fn weight_error(file: &str, tensor: &str, problem: String) -> ModelError {
 mod tests {
     use std::sync::Arc;
 
-    use burn::tensor::Device;
+    use burn::tensor::{Device, DeviceKind};
     use selene_gguf::GgufModel;
 
     use super::*;
@@ -276,7 +282,7 @@ mod tests {
 
     fn logits(llama: &Llama, device: &Device, tokens: &[u32]) -> Vec<f32> {
         let mut cache = llama.new_cache(device);
-        llama.forward(tokens, &mut cache, Logits::All).unwrap().into_data().to_vec().unwrap()
+        llama.forward(tokens, &mut cache, Logits::All).unwrap().into_data().try_to_vec().unwrap()
     }
 
     /// Every tensor, fed last to first, builds the model that the file loaded whole builds.
@@ -321,14 +327,21 @@ mod tests {
     }
 
     #[test]
-    fn device_sizes_follow_what_each_tensor_becomes() {
-        let device = Device::flex();
+    fn buffer_sizes_follow_what_each_tensor_becomes() {
         let model = smollm2();
-        let loader = StreamingLoader::new(model.layout(), &device).unwrap().keep_quantized(false);
-        let c = loader.config().clone();
-        let size = |name: &str| loader.device_bytes(model.tensor(name).unwrap());
-        // Q4_1 is expanded to f32; the tied embedding is the output head, so it is on the device.
-        assert_eq!(size("token_embd.weight"), (c.vocab_size * c.hidden_size * 4) as u64);
-        assert_eq!(size("blk.0.ffn_norm.weight"), (c.hidden_size * 4) as u64);
+        let embedding = model.tensor("token_embd.weight").unwrap();
+        let norm = model.tensor("blk.0.ffn_norm.weight").unwrap();
+
+        let expanded = StreamingLoader::new(model.layout(), &Device::flex()).unwrap().keep_quantized(false);
+        let c = expanded.config().clone();
+        // Expanded to f32; the tied embedding is the output head, so it is on the device.
+        assert_eq!(expanded.buffer_bytes(embedding), (c.vocab_size * c.hidden_size * 4) as u64);
+        assert_eq!(expanded.buffer_bytes(norm), (c.hidden_size * 4) as u64);
+
+        // In blocks on a kernel device, split by rows: one row of ggml bytes is the largest buffer.
+        let blocks = StreamingLoader::new(model.layout(), &Device::wgpu(DeviceKind::Cpu)).unwrap();
+        let ty = embedding.info.ggml_type;
+        assert_eq!(blocks.buffer_bytes(embedding), (c.hidden_size / ty.block_size() * ty.block_bytes()) as u64);
+        assert_eq!(blocks.buffer_bytes(norm), (c.hidden_size * 4) as u64);
     }
 }

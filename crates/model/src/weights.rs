@@ -2,15 +2,15 @@
 //!
 //! A [`WeightSource`] answers for each weight of the Llama definition, by role rather than by
 //! file-specific name, so GGUF files (inference) and Hugging Face safetensors (training) load into
-//! the same modules. GGUF's Q4_0 and Q8_0 blocks become Burn's block-quantized tensors without
-//! loss (32 values, one f16 scale, symmetric); other ggml types are dequantized to f32 here for
-//! now, until device kernels compute with them directly.
+//! the same modules. On a device with CubeCL kernels (wgpu, WebGPU, CUDA), matrices in the block
+//! types those kernels read (Q4_0, Q4_1, Q8_0, Q4_K, Q5_K, Q6_K) stay in their ggml blocks;
+//! everything else, and everything on the CPU reference backend, is dequantized to f32.
 
 use std::sync::Arc;
 
-use burn::tensor::quantization::{QuantScheme, QuantStore, QuantValue, ScaleDtype};
-use burn::tensor::{DType, Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use selene_gguf::{GgmlType, GgufModel, TensorLocation, codec};
+use selene_kernels::BlockMatrix;
 
 use crate::config::LlamaConfig;
 use crate::error::{ModelError, Result};
@@ -195,9 +195,8 @@ impl GgufWeights {
         Ok(GgufWeights { model, config, label, keep_quantized: true })
     }
 
-    /// Whether Q4_0 and Q8_0 weights stay block-quantized on the device (the default). A device
-    /// without quantized matrix products (Burn's Flex CPU backend) would dequantize them at every
-    /// product, so for it they are better expanded once at load.
+    /// Whether matrices stay in their ggml blocks on a device whose kernels read them (the
+    /// default); `false` expands every matrix to f32 at load (the reference path).
     pub fn keep_quantized(mut self, keep: bool) -> Self {
         self.keep_quantized = keep;
         self
@@ -277,7 +276,7 @@ pub(crate) fn linear_from_blocks(
         Some(heads) => std::borrow::Cow::Owned(unpermute_rope_rows(bytes, rows, heads)),
         None => std::borrow::Cow::Borrowed(bytes),
     };
-    matrix_from_blocks(&bytes, ty, rows, cols, keep_quantized, device).map(Linear::new)
+    matrix_from_blocks(&bytes, ty, rows, cols, keep_quantized, device)
 }
 
 /// Reorders the rows of each head from llama.cpp's interleaved rotary layout (row `2i + j`)
@@ -300,8 +299,8 @@ pub fn unpermute_rope_rows(bytes: &[u8], rows: usize, heads: usize) -> Vec<u8> {
     out
 }
 
-/// A `[rows, cols]` matrix from ggml blocks: Q4_0 and Q8_0 as Burn block-quantized tensors
-/// (bit-exact) when `keep_quantized`, everything else dequantized to f32.
+/// The linear layer of a `[rows, cols]` matrix in ggml blocks: the blocks as they are when
+/// `keep_quantized` and the device has kernels for their type, else the values as f32.
 fn matrix_from_blocks(
     bytes: &[u8],
     ty: GgmlType,
@@ -309,59 +308,10 @@ fn matrix_from_blocks(
     cols: usize,
     keep_quantized: bool,
     device: &Device,
-) -> Result<Tensor<2>, String> {
-    let data = match ty {
-        GgmlType::Q4_0 if keep_quantized => repack_q4_0(bytes, rows, cols),
-        GgmlType::Q8_0 if keep_quantized => repack_q8_0(bytes, rows, cols),
-        _ => {
-            let values = codec::dequantize_to_vec(ty, bytes, rows * cols).map_err(|e| e.to_string())?;
-            TensorData::new(values, [rows, cols])
-        }
-    };
-    Ok(Tensor::from_data(data, device))
-}
-
-fn block_scheme(value: QuantValue) -> QuantScheme {
-    QuantScheme::default().with_value(value).with_store(QuantStore::PackedU32(0)).per_block([32], ScaleDtype::F16)
-}
-
-/// Burn's quantized layout: all values packed little-endian into u32 words, then one f16 scale
-/// per block, padded to a 4-byte boundary.
-fn quantized_data(values: Vec<u8>, scales: Vec<u8>, rows: usize, cols: usize, value: QuantValue) -> TensorData {
-    let mut bytes = values;
-    bytes.extend_from_slice(&scales);
-    bytes.resize(bytes.len().next_multiple_of(4), 0);
-    TensorData::from_bytes_vec(bytes, [rows, cols], DType::QFloat(block_scheme(value)))
-}
-
-/// Q4_0 → Q4F: `(q - 8) * d` is a signed 4-bit value times the same f16 scale. ggml stores
-/// values j and j+16 of a block in one byte; Burn packs eight consecutive values per word.
-fn repack_q4_0(bytes: &[u8], rows: usize, cols: usize) -> TensorData {
-    let blocks = rows * cols / 32;
-    let mut values = Vec::with_capacity(blocks * 16);
-    let mut scales = Vec::with_capacity(blocks * 2);
-    for b in bytes.chunks_exact(18) {
-        scales.extend_from_slice(&b[0..2]);
-        let nibble = |e: usize| {
-            let q = if e < 16 { b[2 + e] & 0x0F } else { b[2 + e - 16] >> 4 };
-            q ^ 0x08 // q - 8 as a 4-bit two's complement number
-        };
-        for pair in 0..16 {
-            values.push(nibble(2 * pair) | nibble(2 * pair + 1) << 4);
-        }
+) -> Result<Linear, String> {
+    if keep_quantized && BlockMatrix::supported(ty, device) {
+        return BlockMatrix::new(bytes, ty, rows, cols, device).map(Linear::from_blocks);
     }
-    quantized_data(values, scales, rows, cols, QuantValue::Q4F)
-}
-
-/// Q8_0 → Q8F: the same 32 signed bytes and f16 scale per block, with the scales moved after the
-/// values.
-fn repack_q8_0(bytes: &[u8], rows: usize, cols: usize) -> TensorData {
-    let blocks = rows * cols / 32;
-    let mut values = Vec::with_capacity(blocks * 32);
-    let mut scales = Vec::with_capacity(blocks * 2);
-    for b in bytes.chunks_exact(34) {
-        scales.extend_from_slice(&b[0..2]);
-        values.extend_from_slice(&b[2..34]);
-    }
-    quantized_data(values, scales, rows, cols, QuantValue::Q8F)
+    let values = codec::dequantize_to_vec(ty, bytes, rows * cols).map_err(|e| e.to_string())?;
+    Ok(Linear::new(Tensor::from_data(TensorData::new(values, [rows, cols]), device)))
 }

@@ -121,7 +121,6 @@ fn q8_0_matches_llama_cpp_on_cpu() {
 }
 
 #[test]
-#[ignore = "without the GGUF-block kernels (branch wip/kernels-in-model) the f32-expanded 128k-row head fails to read back on lavapipe, and the pass takes tens of CPU-minutes there"]
 fn q8_0_matches_llama_cpp_on_wgpu() {
     check("Q8_0", Device::wgpu(DeviceKind::Cpu), true, LAVAPIPE_POSITIONS);
 }
@@ -132,7 +131,6 @@ fn q4_k_m_matches_llama_cpp_on_cpu() {
 }
 
 #[test]
-#[ignore = "without the GGUF-block kernels (branch wip/kernels-in-model) the f32-expanded 128k-row head fails to read back on lavapipe, and the pass takes tens of CPU-minutes there"]
 fn q4_k_m_matches_llama_cpp_on_wgpu() {
     check("Q4_K_M", Device::wgpu(DeviceKind::Cpu), true, LAVAPIPE_POSITIONS);
 }

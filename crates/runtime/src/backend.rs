@@ -37,12 +37,6 @@ impl Backend {
             }
         })
     }
-
-    /// Whether block-quantized weights stay quantized on this device. Flex has no quantized
-    /// matrix product and would dequantize at every use, so it gets them expanded once.
-    pub fn keeps_weights_quantized(self) -> bool {
-        self != Backend::Cpu
-    }
 }
 
 impl FromStr for Backend {

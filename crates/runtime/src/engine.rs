@@ -99,7 +99,7 @@ impl Engine {
             }
             None => Tokenizer::from_gguf(model.metadata())?,
         };
-        let weights = GgufWeights::new(model)?.keep_quantized(options.backend.keeps_weights_quantized());
+        let weights = GgufWeights::new(model)?;
         let llama = Llama::load(&weights, options.context, &device)?;
         Engine::new(llama, tokenizer, device)
     }

@@ -127,7 +127,7 @@ pub async fn load<R: ShardReader>(
 
 /// Every tensor must fit one device buffer; the model's biggest is named when one does not.
 fn check_buffer_limit(loader: &StreamingLoader, limit: u64) -> Result<(), WebError> {
-    let biggest = loader.tensors().iter().map(|t| (loader.device_bytes(t), &t.info.name)).max();
+    let biggest = loader.tensors().iter().map(|t| (loader.buffer_bytes(t), &t.info.name)).max();
     match biggest {
         Some((bytes, name)) if bytes > limit => Err(WebError::new(
             ErrorKind::LimitsTooSmall,
