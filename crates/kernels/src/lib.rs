@@ -161,6 +161,22 @@ impl BlockMatrix {
     }
 }
 
+/// Makes Burn's kernel tuning brief: for each matrix shape it times its candidate kernels, ten
+/// runs each, which on a software adapter (lavapipe, SwiftShader in a browser) takes seconds to
+/// minutes per shape, longer than the products it tunes. One run each among the fewest
+/// candidates still picks a kernel that compiles and runs there. Call it before the first device
+/// is used; it changes nothing once CubeCL's configuration is set or read (a `cubecl.toml`, a
+/// device already in use).
+pub fn tune_briefly() {
+    use burn::cubecl::config::autotune::AutotuneLevel;
+    use burn::cubecl::config::{CubeClRuntimeConfig, RuntimeConfig};
+    let mut config = CubeClRuntimeConfig::default();
+    config.autotune.level = AutotuneLevel::Minimal;
+    config.autotune.bench.min_samples = 1;
+    config.autotune.bench.max_samples = 1;
+    let _ = CubeClRuntimeConfig::try_set(config);
+}
+
 /// Whether `device` runs the CubeCL kernels of this crate (wgpu, WebGPU, CUDA; not the Flex CPU
 /// backend, and not an autodiff device, whose operations must be differentiable).
 pub fn runs_kernels(device: &Device) -> bool {

@@ -7,7 +7,10 @@ use selene_kernels::{decode_attention_fused, rms_norm_fused, rope_fused};
 fn device() -> Device {
     match std::env::var("SELENE_KERNEL_DEVICE").as_deref() {
         Ok("wgpu") => Device::wgpu(DeviceKind::DefaultDevice),
-        _ => Device::wgpu(DeviceKind::Cpu),
+        _ => {
+            selene_kernels::tune_briefly();
+            Device::wgpu(DeviceKind::Cpu)
+        }
     }
 }
 

@@ -18,7 +18,10 @@ fn device() -> Device {
         Ok("wgpu") => Device::wgpu(DeviceKind::DefaultDevice),
         #[cfg(feature = "cuda")]
         Ok("cuda") => Device::cuda(0),
-        _ => Device::wgpu(DeviceKind::Cpu),
+        _ => {
+            selene_kernels::tune_briefly();
+            Device::wgpu(DeviceKind::Cpu)
+        }
     }
 }
 

@@ -98,5 +98,11 @@ fn logits_match_llama_cpp_on_cpu() {
 
 #[test]
 fn logits_match_llama_cpp_on_wgpu() {
-    check_logits(Device::wgpu(DeviceKind::Cpu), true);
+    check_logits(lavapipe(), true);
+}
+
+/// The software Vulkan driver, with Burn's kernel tuning kept brief as the runtime keeps it there.
+fn lavapipe() -> Device {
+    selene_kernels::tune_briefly();
+    Device::wgpu(DeviceKind::Cpu)
 }

@@ -8,6 +8,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use burn::tensor::{Device, DeviceKind};
+use selene_kernels::tune_briefly;
 
 use crate::error::{Result, RuntimeError};
 
@@ -27,7 +28,10 @@ impl Backend {
     pub fn device(self) -> Result<Device> {
         Ok(match self {
             Backend::Wgpu => Device::wgpu(DeviceKind::DefaultDevice),
-            Backend::WgpuCpu => Device::wgpu(DeviceKind::Cpu),
+            Backend::WgpuCpu => {
+                tune_briefly();
+                Device::wgpu(DeviceKind::Cpu)
+            }
             Backend::Cpu => Device::flex(),
             #[cfg(feature = "cuda")]
             Backend::Cuda(n) => Device::cuda(n),

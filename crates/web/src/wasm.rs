@@ -31,7 +31,7 @@ thread_local! {
 
 #[wasm_bindgen(start)]
 fn start() {
-    tune_briefly();
+    selene_runtime::tune_briefly();
     std::panic::set_hook(Box::new(|info| {
         let message = info.to_string();
         web_sys::console::error_1(&message.as_str().into());
@@ -41,20 +41,6 @@ fn start() {
             }
         });
     }));
-}
-
-/// Burn picks its matrix-product kernels by timing the candidates on the device. In a browser
-/// nothing of that is kept between visits, and the timing cannot adapt: every candidate runs a
-/// fixed ten times, which on a software adapter (SwiftShader) takes minutes per matrix shape.
-/// One run each, among the fewest candidates, still picks a kernel that compiles and runs here.
-fn tune_briefly() {
-    use burn::cubecl::config::autotune::AutotuneLevel;
-    use burn::cubecl::config::{CubeClRuntimeConfig, RuntimeConfig};
-    let mut config = CubeClRuntimeConfig::default();
-    config.autotune.level = AutotuneLevel::Minimal;
-    config.autotune.bench.min_samples = 1;
-    config.autotune.bench.max_samples = 1;
-    CubeClRuntimeConfig::set(config);
 }
 
 /// Calls `handler(kind, message)` when the instance panics (and is about to abort).
