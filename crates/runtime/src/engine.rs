@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 use selene_gguf::GgufModel;
 use selene_model::{GgufWeights, KvCache, Llama, Logits};
 use selene_tokenizer::{ChatTemplate, Message, Segment, Tokenizer};
@@ -49,6 +49,9 @@ struct CachedTokens {
     tokens: Vec<u32>,
     cache: KvCache,
 }
+
+/// The most bytes of attention scores one forward pass may need (see `forward_in_parts`).
+const SCORE_BYTES: usize = 64 << 20;
 
 /// One step of generation as the caller sees it.
 #[derive(Clone, Debug, PartialEq)]
@@ -195,7 +198,7 @@ impl Engine {
                 generation.stop = StopReason::ContextFull;
                 break;
             }
-            let logits = self.llama.forward(&next, &mut cache, Logits::Last)?;
+            let logits = self.forward_in_parts(&next, &mut cache)?;
             in_cache.extend_from_slice(&next);
             let choice = sampler.choose(logits).await?;
             if self.tokenizer.is_end_of_generation(choice.token) {
@@ -231,9 +234,25 @@ impl Engine {
     pub async fn next_token_async(&self, prompt: &[u32], n: usize) -> Result<Choice> {
         self.check_prompt(prompt)?;
         let mut cache = self.cache_for(prompt);
-        let logits = self.llama.forward(&prompt[cache.len()..], &mut cache, Logits::Last)?;
+        let logits = self.forward_in_parts(&prompt[cache.len()..], &mut cache)?;
         self.keep_cache(prompt.to_vec(), cache);
         Sampler::new(&GenerationConfig { logprobs: n, ..Default::default() }).choose(logits).await
+    }
+
+    /// The logits after `tokens`, computed through `cache` a part of the prompt at a time: the
+    /// attention scores of one pass are `heads x tokens x keys` floats, which for a long prompt
+    /// exceed what one device buffer may hold (lavapipe refused 144 MiB for SmolLM2 at 2,048
+    /// tokens; an 8B model at 4,096 would need 2 GiB). Parts keep them within
+    /// [`SCORE_BYTES`], as llama.cpp's micro-batches do.
+    fn forward_in_parts(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Tensor<2>> {
+        let config = self.llama.config();
+        let per_token = config.num_heads * cache.capacity() * std::mem::size_of::<f32>();
+        let part = (SCORE_BYTES / per_token.max(1)).max(1);
+        let (earlier, last) = tokens.split_at(tokens.len() - tokens.len().min(part));
+        for piece in earlier.chunks(part) {
+            self.llama.forward(piece, cache, Logits::Last)?;
+        }
+        Ok(self.llama.forward(last, cache, Logits::Last)?)
     }
 
     /// The last call's cache cut back to the longest start it shares with `prompt` (an empty

@@ -88,6 +88,32 @@ fn scoring_after_a_generation_continues_its_cache() {
     }
 }
 
+/// A prompt whose attention scores would exceed one pass's budget is computed in parts through
+/// the KV cache; its next-token distribution must be the one pass's.
+#[test]
+fn long_prompts_are_computed_in_parts_with_the_same_result() {
+    let options = LoadOptions { backend: Backend::Cpu, context: 2048, tokenizer_json: None };
+    let engine = Engine::load(&selene_fixtures::smollm2(), &options).unwrap();
+    let text = "The quick brown fox jumps over the lazy dog while the judge reads every answer. ".repeat(70);
+    let prompt = engine.text_prompt(&text, false).unwrap();
+    // 64 MiB of scores over 9 heads and 2,048 keys is 910 tokens a pass.
+    assert!(prompt.len() > 1000 && prompt.len() < 2000, "{} tokens", prompt.len());
+    let config = GenerationConfig { max_tokens: 1, logprobs: 5, ..Default::default() };
+    let parts = &engine.generate(&prompt, &config, |_| Flow::Continue).unwrap().tokens[0].choice.alternatives;
+    let llama = engine.model();
+    let mut cache = llama.new_cache(engine.device());
+    let logits: Vec<f32> =
+        llama.forward(&prompt, &mut cache, selene_model::Logits::Last).unwrap().into_data().try_to_vec().unwrap();
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let norm = logits.iter().map(|&v| ((v - max) as f64).exp()).sum::<f64>().ln() as f32 + max;
+    for &(id, logprob) in parts {
+        let whole = logits[id as usize] - norm;
+        assert!((logprob - whole).abs() < 1e-3, "token {id}: {logprob} in parts, {whole} in one pass");
+    }
+    let best = (0..logits.len()).max_by(|&a, &b| logits[a].total_cmp(&logits[b])).unwrap();
+    assert_eq!(parts[0].0 as usize, best);
+}
+
 #[test]
 fn sampling_is_reproducible_per_seed() {
     let engine = engine();
