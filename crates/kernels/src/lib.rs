@@ -19,7 +19,7 @@ use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 use selene_gguf::GgmlType;
 
 pub use format::BlockFormat;
-pub use matmul::TILE_M;
+use matmul::TILE_M;
 pub use ops::{
     BlockMatmulOps, FusedOps, decode_attention_fused, dequantize_blocks, matmul_blocks, rms_norm_fused, rope_fused,
 };
@@ -150,7 +150,7 @@ impl BlockMatrix {
         }
     }
 
-    /// The whole matrix as f32 `[rows, cols]` (for tests and for layers that need the values).
+    /// The whole matrix as f32 `[rows, cols]`, as the long-prompt product expands it.
     pub fn dequantize(&self) -> Tensor<2> {
         let parts: Vec<Tensor<2>> = self
             .chunks
