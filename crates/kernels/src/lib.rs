@@ -13,10 +13,12 @@ pub mod fused;
 pub mod matmul;
 mod ops;
 mod reduce;
+pub mod serial;
 
 use burn::backend::DispatchDevice;
 use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 use selene_gguf::GgmlType;
+use serde::{Deserialize, Serialize};
 
 pub use format::BlockFormat;
 use matmul::TILE_M;
@@ -24,19 +26,43 @@ pub use ops::{
     BlockMatmulOps, FusedOps, decode_attention_fused, dequantize_blocks, matmul_blocks, rms_norm_fused, rope_fused,
 };
 
-/// A `[rows, cols]` weight matrix held on the device as ggml blocks, in chunks of whole rows
-/// that each fit one storage-buffer binding.
 /// The most weights a long prompt's product expands to f32 at a time (16 MiB): Burn's matrix
 /// product gets rows enough to run at full speed, and device memory stays within a few percent
 /// of the blocks' size.
 const EXPANDED_VALUES: usize = 1 << 22;
 
+/// A `[rows, cols]` weight matrix held on the device as ggml blocks, in chunks of whole rows
+/// that each fit one storage-buffer binding.
 #[derive(Clone, Debug)]
 pub struct BlockMatrix {
     chunks: Vec<Chunk>,
     format: BlockFormat,
     rows: usize,
     cols: usize,
+    schedule: Schedule,
+}
+
+/// How the work of a kernel is spread over a device's units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Schedule {
+    /// A GPU: the units of a workgroup share a row and reduce it in workgroup memory.
+    Workgroup,
+    /// An adapter with no card behind it (lavapipe, SwiftShader): one unit per output, no
+    /// barriers ([`serial`] says why).
+    Serial,
+}
+
+impl Schedule {
+    pub const ALL: [Schedule; 2] = [Schedule::Workgroup, Schedule::Serial];
+
+    /// The schedule that suits `device`: [`Schedule::Serial`] where CubeCL finds no physical
+    /// card behind the adapter (a CPU Vulkan driver, a browser's fallback adapter).
+    pub fn of(device: &Device) -> Schedule {
+        match device.as_dispatch() {
+            DispatchDevice::Cube(cube) if cube.client().properties().identity.physical.is_none() => Schedule::Serial,
+            _ => Schedule::Workgroup,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -103,7 +129,13 @@ impl BlockMatrix {
                 }
             })
             .collect();
-        Ok(BlockMatrix { chunks, format, rows, cols })
+        Ok(BlockMatrix { chunks, format, rows, cols, schedule: Schedule::of(device) })
+    }
+
+    /// The same matrix computed with `schedule` instead of the one that suits its device.
+    pub fn with_schedule(mut self, schedule: Schedule) -> Self {
+        self.schedule = schedule;
+        self
     }
 
     pub fn format(&self) -> BlockFormat {
@@ -134,7 +166,7 @@ impl BlockMatrix {
         let mut parts = Vec::new();
         for chunk in &self.chunks {
             if tokens <= TILE_M {
-                parts.push(matmul_blocks(x.clone(), chunk.words.clone(), self.format, chunk.rows));
+                parts.push(matmul_blocks(x.clone(), chunk.words.clone(), self.format, chunk.rows, self.schedule));
                 continue;
             }
             let step = (EXPANDED_VALUES / cols).max(1);
@@ -175,6 +207,11 @@ pub fn tune_briefly() {
     config.autotune.bench.min_samples = 1;
     config.autotune.bench.max_samples = 1;
     let _ = CubeClRuntimeConfig::try_set(config);
+}
+
+/// How this crate's kernels run on `device`, or `None` where they do not run at all.
+pub fn kernel_schedule(device: &Device) -> Option<Schedule> {
+    runs_kernels(device).then(|| Schedule::of(device))
 }
 
 /// Whether `device` runs the CubeCL kernels of this crate (wgpu, WebGPU, CUDA; not the Flex CPU

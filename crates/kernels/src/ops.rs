@@ -10,10 +10,14 @@ use burn_cubecl::ops::numeric::empty_device_dtype;
 use burn_cubecl::tensor::CubeTensor;
 use cubecl::prelude::*;
 
+use crate::Schedule;
 use crate::decode::RUN;
 use crate::format::BlockFormat;
 use crate::fused::{ATTENTION_UNITS, NORM_UNITS, decode_attention, rms_norm, rope};
 use crate::matmul::{LANES, ROWS_PER_CUBE, TILE_M, TILE_N, TILE_UNITS, block_dequantize, block_matmul, block_matvec};
+use crate::serial::{
+    SERIAL_UNITS, attention_scores, attention_softmax, attention_values, block_matvec_serial, rms_norm_serial,
+};
 
 #[backend_extension(Cube, Fusion)]
 pub trait BlockMatmulOps: Backend {
@@ -25,6 +29,7 @@ pub trait BlockMatmulOps: Backend {
         blocks: IntTensor<Self>,
         format: BlockFormat,
         rows: usize,
+        schedule: Schedule,
     ) -> FloatTensor<Self>;
 
     /// Rows `first..first + rows` of the `chunk_rows x cols` weights in `blocks`, as f32
@@ -45,7 +50,12 @@ pub trait BlockMatmulOps: Backend {
 pub trait FusedOps: Backend {
     /// RMSNorm over the last dimension of `x`, with gain `weight`.
     #[fusion(dtype = x, shape = x)]
-    fn fused_rms_norm(x: FloatTensor<Self>, weight: FloatTensor<Self>, eps: f32) -> FloatTensor<Self>;
+    fn fused_rms_norm(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        eps: f32,
+        schedule: Schedule,
+    ) -> FloatTensor<Self>;
 
     /// Rotate-half rotary embeddings on `x [batch, seq, heads, head_dim]` at positions
     /// `start..start + seq`, with tables `cos, sin [positions, head_dim / 2]`.
@@ -66,6 +76,7 @@ pub trait FusedOps: Backend {
         values: FloatTensor<Self>,
         len: usize,
         scale: f32,
+        schedule: Schedule,
     ) -> FloatTensor<Self>;
 }
 
@@ -74,7 +85,13 @@ fn product_shape(x: &Shape, rows: &usize) -> Shape {
 }
 
 impl BlockMatmulOps for CubeBackend {
-    fn block_matmul(x: CubeTensor, blocks: CubeTensor, format: BlockFormat, rows: usize) -> CubeTensor {
+    fn block_matmul(
+        x: CubeTensor,
+        blocks: CubeTensor,
+        format: BlockFormat,
+        rows: usize,
+        schedule: Schedule,
+    ) -> CubeTensor {
         assert_eq!(x.dtype, DType::F32, "block_matmul takes f32 activations");
         assert_eq!(blocks.dtype, DType::U32, "block_matmul takes its blocks as u32 words");
         let x = into_contiguous(x);
@@ -88,7 +105,20 @@ impl BlockMatmulOps for CubeBackend {
         // `x` within `tokens * cols` and `out` within `tokens * rows` values, which the shapes
         // checked by `BlockMatrix` guarantee.
         unsafe {
-            if tokens == 1 {
+            if tokens == 1 && schedule == Schedule::Serial {
+                block_matvec_serial::launch_unchecked(
+                    &client,
+                    CubeCount::new_1d(rows.div_ceil(SERIAL_UNITS) as u32),
+                    CubeDim::new_1d(SERIAL_UNITS as u32),
+                    blocks.into_buffer_arg(),
+                    x.into_buffer_arg(),
+                    out.clone().into_buffer_arg(),
+                    rows,
+                    runs_per_row,
+                    plane,
+                    format,
+                );
+            } else if tokens == 1 {
                 block_matvec::launch_unchecked(
                     &client,
                     CubeCount::new_1d(rows.div_ceil(ROWS_PER_CUBE) as u32),
@@ -170,12 +200,26 @@ fn output_like(like: CubeTensor) -> (CubeTensor, CubeTensor) {
 }
 
 impl FusedOps for CubeBackend {
-    fn fused_rms_norm(x: CubeTensor, weight: CubeTensor, eps: f32) -> CubeTensor {
+    fn fused_rms_norm(x: CubeTensor, weight: CubeTensor, eps: f32, schedule: Schedule) -> CubeTensor {
         let (x, out) = output_like(x);
         let dim = weight.meta.num_elements();
         let rows = x.meta.num_elements() / dim;
         // SAFETY: row `r` of `x` and `out` is `r * dim..(r + 1) * dim`, within both.
         unsafe {
+            if schedule == Schedule::Serial {
+                rms_norm_serial::launch_unchecked(
+                    &out.client.clone(),
+                    CubeCount::new_1d(rows.div_ceil(SERIAL_UNITS) as u32),
+                    CubeDim::new_1d(SERIAL_UNITS as u32),
+                    x.into_buffer_arg(),
+                    into_contiguous(weight).into_buffer_arg(),
+                    out.clone().into_buffer_arg(),
+                    rows,
+                    dim,
+                    eps,
+                );
+                return out;
+            }
             rms_norm::launch_unchecked(
                 &out.client.clone(),
                 CubeCount::new_1d(rows as u32),
@@ -222,11 +266,15 @@ impl FusedOps for CubeBackend {
         values: CubeTensor,
         len: usize,
         scale: f32,
+        schedule: Schedule,
     ) -> CubeTensor {
         let (q, out) = output_like(q);
         let (heads, dim) = (q.shape()[1], q.shape()[3]);
         let cache = keys.shape();
         let (kv_heads, capacity) = (cache[1], cache[2]);
+        if schedule == Schedule::Serial {
+            return serial_attention(q, into_contiguous(keys), into_contiguous(values), out, len, scale);
+        }
         // SAFETY: head `h` reads cache rows `(h / group) * capacity + 0..len`, `len <= capacity`.
         unsafe {
             decode_attention::launch_unchecked(
@@ -248,14 +296,78 @@ impl FusedOps for CubeBackend {
     }
 }
 
+/// [`Schedule::Serial`] attention of one token: scores, their softmax, the weighted values.
+fn serial_attention(
+    q: CubeTensor,
+    keys: CubeTensor,
+    values: CubeTensor,
+    out: CubeTensor,
+    len: usize,
+    scale: f32,
+) -> CubeTensor {
+    let (heads, dim) = (q.shape()[1], q.shape()[3]);
+    let cache = keys.shape();
+    let (capacity, group) = (cache[2], heads / cache[1]);
+    let client = out.client.clone();
+    let scores = empty_device_dtype(client.clone(), out.device.clone(), Shape::new([heads, len]), DType::F32);
+    let units = |n: usize| CubeCount::new_1d(n.div_ceil(SERIAL_UNITS) as u32);
+    // SAFETY: `scores` is `heads x len`; head `h` reads cache rows `(h / group) * capacity +
+    // 0..len` of `keys` and `values`, `len <= capacity`; `q` and `out` are `heads x dim`.
+    unsafe {
+        attention_scores::launch_unchecked(
+            &client,
+            units(heads * len),
+            CubeDim::new_1d(SERIAL_UNITS as u32),
+            q.into_buffer_arg(),
+            keys.into_buffer_arg(),
+            scores.clone().into_buffer_arg(),
+            heads,
+            len,
+            capacity,
+            group,
+            scale,
+            dim,
+        );
+        attention_softmax::launch_unchecked(
+            &client,
+            units(heads),
+            CubeDim::new_1d(SERIAL_UNITS as u32),
+            scores.clone().into_buffer_arg(),
+            heads,
+            len,
+        );
+        attention_values::launch_unchecked(
+            &client,
+            units(heads * dim),
+            CubeDim::new_1d(SERIAL_UNITS as u32),
+            scores.into_buffer_arg(),
+            values.into_buffer_arg(),
+            out.clone().into_buffer_arg(),
+            heads,
+            len,
+            capacity,
+            group,
+            dim,
+        );
+    }
+    out
+}
+
 /// [`BlockMatmulOps::block_matmul`] on Burn tensors.
 pub fn matmul_blocks(
     x: burn::tensor::Tensor<2>,
     blocks: burn::tensor::Tensor<1, burn::tensor::Int>,
     format: BlockFormat,
     rows: usize,
+    schedule: Schedule,
 ) -> burn::tensor::Tensor<2> {
-    burn::tensor::Tensor::from_dispatch(Dispatch::block_matmul(x.into_dispatch(), blocks.into_dispatch(), format, rows))
+    burn::tensor::Tensor::from_dispatch(Dispatch::block_matmul(
+        x.into_dispatch(),
+        blocks.into_dispatch(),
+        format,
+        rows,
+        schedule,
+    ))
 }
 
 /// [`BlockMatmulOps::block_dequantize`] on Burn tensors.
@@ -282,8 +394,14 @@ pub fn rms_norm_fused<const D: usize>(
     x: burn::tensor::Tensor<D>,
     weight: burn::tensor::Tensor<1>,
     eps: f32,
+    schedule: Schedule,
 ) -> burn::tensor::Tensor<D> {
-    burn::tensor::Tensor::from_dispatch(Dispatch::fused_rms_norm(x.into_dispatch(), weight.into_dispatch(), eps))
+    burn::tensor::Tensor::from_dispatch(Dispatch::fused_rms_norm(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        eps,
+        schedule,
+    ))
 }
 
 /// [`FusedOps::fused_rope`] on Burn tensors.
@@ -308,6 +426,7 @@ pub fn decode_attention_fused(
     values: burn::tensor::Tensor<4>,
     len: usize,
     scale: f32,
+    schedule: Schedule,
 ) -> burn::tensor::Tensor<4> {
     burn::tensor::Tensor::from_dispatch(Dispatch::fused_decode_attention(
         q.into_dispatch(),
@@ -315,5 +434,6 @@ pub fn decode_attention_fused(
         values.into_dispatch(),
         len,
         scale,
+        schedule,
     ))
 }

@@ -2,7 +2,7 @@
 //! lavapipe (`SELENE_KERNEL_DEVICE=wgpu` for a real GPU).
 
 use burn::tensor::{Device, DeviceKind, Tensor, TensorData};
-use selene_kernels::{decode_attention_fused, rms_norm_fused, rope_fused};
+use selene_kernels::{Schedule, decode_attention_fused, rms_norm_fused, rope_fused};
 
 fn device() -> Device {
     match std::env::var("SELENE_KERNEL_DEVICE").as_deref() {
@@ -47,14 +47,17 @@ fn rms_norm_matches_its_definition() {
         let x = values(rows * dim, 1);
         let w = values(dim, 2);
         let eps = 1e-5;
-        let ours = host(rms_norm_fused(tensor(&x, [rows, dim], &device), tensor(&w, [dim], &device), eps));
         let mut reference = Vec::new();
         for row in x.chunks(dim) {
             let ms = row.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / dim as f64;
             let inv = 1.0 / (ms + eps as f64).sqrt();
             reference.extend(row.iter().zip(&w).map(|(&v, &g)| v as f64 * inv * g as f64));
         }
-        assert_close(&ours, &reference, &format!("rms_norm {rows}x{dim}"));
+        for schedule in Schedule::ALL {
+            let ours =
+                host(rms_norm_fused(tensor(&x, [rows, dim], &device), tensor(&w, [dim], &device), eps, schedule));
+            assert_close(&ours, &reference, &format!("rms_norm {rows}x{dim}, {schedule:?}"));
+        }
     }
 }
 
@@ -97,13 +100,6 @@ fn decode_attention_matches_its_definition() {
     let scale = 1.0 / (dim as f32).sqrt();
     // One key, a few, and more than one chunk of the kernel's shared memory.
     for len in [1, 5, 1500, 2500] {
-        let ours = host(decode_attention_fused(
-            tensor(&q, [1, heads, 1, dim], &device),
-            tensor(&keys, [1, kv_heads, capacity, dim], &device),
-            tensor(&vals, [1, kv_heads, capacity, dim], &device),
-            len,
-            scale,
-        ));
         let mut reference = Vec::new();
         for h in 0..heads {
             let cache = (h / group) * capacity * dim;
@@ -120,6 +116,16 @@ fn decode_attention_matches_its_definition() {
                 reference.push((0..len).map(|j| p[j] * vals[cache + j * dim + i] as f64).sum::<f64>() / total);
             }
         }
-        assert_close(&ours, &reference, &format!("attention over {len} keys"));
+        for schedule in Schedule::ALL {
+            let ours = host(decode_attention_fused(
+                tensor(&q, [1, heads, 1, dim], &device),
+                tensor(&keys, [1, kv_heads, capacity, dim], &device),
+                tensor(&vals, [1, kv_heads, capacity, dim], &device),
+                len,
+                scale,
+                schedule,
+            ));
+            assert_close(&ours, &reference, &format!("attention over {len} keys, {schedule:?}"));
+        }
     }
 }

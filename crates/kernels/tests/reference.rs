@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use burn::tensor::{Device, DeviceKind, Tensor, TensorData};
 use selene_gguf::{GgmlType, GgufModel, codec};
-use selene_kernels::{BlockFormat, BlockMatrix};
+use selene_kernels::{BlockFormat, BlockMatrix, Schedule};
 
 fn device() -> Device {
     match std::env::var("SELENE_KERNEL_DEVICE").as_deref() {
@@ -102,6 +102,15 @@ fn check(device: &Device, matrix: &BlockMatrix, bytes: &[u8], ty: GgmlType, toke
 /// One token (matrix-vector), a few and a whole tile (tiled kernel), more (expanded rows).
 const TOKEN_COUNTS: [usize; 5] = [1, 2, 32, 33, 70];
 
+/// `matrix` under each schedule with the token counts where that schedule has kernels of its
+/// own: the serial one differs from the workgroup one only for one token.
+fn schedules(matrix: &BlockMatrix, tokens: &'static [usize]) -> Vec<(BlockMatrix, &'static [usize])> {
+    Schedule::ALL
+        .into_iter()
+        .map(|s| (matrix.clone().with_schedule(s), if s == Schedule::Serial { &[1][..] } else { tokens }))
+        .collect()
+}
+
 #[test]
 fn random_blocks_match_the_reference() {
     let device = device();
@@ -116,8 +125,10 @@ fn random_blocks_match_the_reference() {
                 [random_blocks(ty, rows * blocks_per_row, &mut rng), quantized_random(ty, rows * cols, &mut rng)]
             {
                 let matrix = BlockMatrix::new(&bytes, ty, rows, cols, &device).unwrap();
-                for tokens in TOKEN_COUNTS {
-                    check(&device, &matrix, &bytes, ty, tokens, &mut rng);
+                for (matrix, counts) in schedules(&matrix, &TOKEN_COUNTS) {
+                    for &tokens in counts {
+                        check(&device, &matrix, &bytes, ty, tokens, &mut rng);
+                    }
                 }
             }
         }
@@ -144,8 +155,10 @@ fn real_weights_match_the_reference() {
         }
         for (ty, bytes) in cases {
             let matrix = BlockMatrix::new(&bytes, ty, rows, cols, &device).unwrap();
-            for tokens in [1, 40] {
-                check(&device, &matrix, &bytes, ty, tokens, &mut rng);
+            for (matrix, counts) in schedules(&matrix, &[1, 40]) {
+                for &tokens in counts {
+                    check(&device, &matrix, &bytes, ty, tokens, &mut rng);
+                }
             }
         }
     }
@@ -163,8 +176,10 @@ fn matrices_split_by_rows_give_the_same_product() {
         let limit = (format.device_words(10 * 2) * 4) as u64;
         let matrix = BlockMatrix::with_binding_limit(&bytes, ty, rows, cols, &device, limit).unwrap();
         assert!(matrix.chunks() >= 4, "{} chunks", matrix.chunks());
-        for tokens in [1, 33] {
-            check(&device, &matrix, &bytes, ty, tokens, &mut rng);
+        for (matrix, counts) in schedules(&matrix, &[1, 33]) {
+            for &tokens in counts {
+                check(&device, &matrix, &bytes, ty, tokens, &mut rng);
+            }
         }
     }
 }

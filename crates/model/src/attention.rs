@@ -9,6 +9,8 @@ use burn::module::Module;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 
+use selene_kernels::Schedule;
+
 use crate::layers::Linear;
 use crate::rope::Rope;
 
@@ -32,8 +34,8 @@ pub struct LayerCache {
     keys: Tensor<4>,
     values: Tensor<4>,
     len: usize,
-    /// Whether one token attends through the fused kernel of `selene-kernels`.
-    kernels: bool,
+    /// How one token attends through the kernels of `selene-kernels`, where they run.
+    kernels: Option<Schedule>,
 }
 
 impl LayerCache {
@@ -42,7 +44,7 @@ impl LayerCache {
             keys: Tensor::zeros([batch, kv_heads, capacity, head_dim], device),
             values: Tensor::zeros([batch, kv_heads, capacity, head_dim], device),
             len: 0,
-            kernels: selene_kernels::runs_kernels(device),
+            kernels: selene_kernels::kernel_schedule(device),
         }
     }
 
@@ -92,14 +94,16 @@ impl Attention {
         let v = heads(self.v_proj.forward(x), self.num_kv_heads).swap_dims(1, 2);
         let scale = 1.0 / (self.head_dim as f64).sqrt();
         let out = match cache {
-            Some(cache) if cache.kernels && batch == 1 && seq == 1 => {
+            Some(cache) if cache.kernels.is_some() && batch == 1 && seq == 1 => {
                 cache.append(k, v);
+                let schedule = cache.kernels.expect("checked above");
                 selene_kernels::decode_attention_fused(
                     q,
                     cache.keys.clone(),
                     cache.values.clone(),
                     cache.len,
                     scale as f32,
+                    schedule,
                 )
             }
             Some(cache) => {

@@ -5,7 +5,7 @@
 use burn::module::{Module, Param};
 use burn::tensor::Tensor;
 use burn::tensor::activation::silu;
-use selene_kernels::BlockMatrix;
+use selene_kernels::{BlockMatrix, Schedule};
 
 /// `y = x Wᵀ` with `W` stored `[out, in]`: as a tensor (floats, trainable), or as ggml blocks
 /// that the device kernels of `selene-kernels` multiply without expanding them.
@@ -72,18 +72,18 @@ pub struct RmsNorm {
     #[module(skip)]
     eps: f64,
     #[module(skip)]
-    kernels: bool,
+    kernels: Option<Schedule>,
 }
 
 impl RmsNorm {
     pub fn new(weight: Tensor<1>, eps: f64) -> Self {
-        let kernels = selene_kernels::runs_kernels(&weight.device());
+        let kernels = selene_kernels::kernel_schedule(&weight.device());
         RmsNorm { weight: Param::from_tensor(weight), eps, kernels }
     }
 
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        if self.kernels {
-            return selene_kernels::rms_norm_fused(x, self.weight.val(), self.eps as f32);
+        if let Some(schedule) = self.kernels {
+            return selene_kernels::rms_norm_fused(x, self.weight.val(), self.eps as f32, schedule);
         }
         let rms = x.clone().square().mean_dim(D - 1).add_scalar(self.eps).sqrt();
         x.div(rms).mul(self.weight.val().unsqueeze())

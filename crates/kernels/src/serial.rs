@@ -1,0 +1,154 @@
+//! The decoder's kernels for adapters with no card behind them (lavapipe, SwiftShader in a
+//! browser without a GPU): one unit computes a whole output, with no workgroup memory and no
+//! barriers.
+//!
+//! A software adapter runs the units of a workgroup as the SIMD lanes of one CPU thread, and a
+//! barrier makes it stop every group of lanes and switch to the next. The workgroup kernels share
+//! a row between 32 units and reduce it in a few barrier steps, which suits a GPU and costs a
+//! software adapter more than the arithmetic: one 1536x576 Q4_1 matrix-vector product took
+//! 45.7 ms on SwiftShader that way and 5.2 ms with a unit per row (lavapipe: 9.6 and 6.7 ms;
+//! `benches/kernel_timing.rs`). Attention gets the same treatment, as three small kernels
+//! (scores, softmax, weighted values) instead of one with shared-memory reductions.
+
+use cubecl::prelude::*;
+
+use crate::decode::{RUN, run_affine, run_quant, runs_per_block};
+use crate::format::BlockFormat;
+
+/// Units per workgroup of every kernel here; a workgroup is only a batch of independent units.
+pub const SERIAL_UNITS: usize = 64;
+
+/// One token: `out[row] = Σ_k x[k] · W[row, k]`, one unit per row.
+#[cube(launch_unchecked)]
+pub fn block_matvec_serial(
+    w: &[u32],
+    x: &[f32],
+    out: &mut [f32],
+    rows: usize,
+    runs_per_row: usize,
+    plane: usize,
+    #[comptime] format: BlockFormat,
+) {
+    let row = ABSOLUTE_POS;
+    if row >= rows {
+        terminate!();
+    }
+    let per_block = comptime!(runs_per_block(format));
+    let first_block = row * (runs_per_row / per_block);
+    let mut acc = 0.0f32;
+    for r in 0..runs_per_row {
+        let block = first_block + r / per_block;
+        let base = block * comptime!(format.body_words());
+        let run = r % per_block;
+        let map = run_affine(w, base, plane, block, run, format);
+        let xb = r * RUN;
+        let mut dot = 0.0f32;
+        let mut sum = 0.0f32;
+        #[unroll]
+        for i in 0..RUN {
+            let xi = x[xb + i];
+            dot += run_quant(w, base, run, i, format) * xi;
+            sum += xi;
+        }
+        acc += map.scale * dot + map.offset * sum;
+    }
+    out[row] = acc;
+}
+
+/// `out = x / sqrt(mean(x²) + eps) * weight` over `rows` rows of `dim` values, one unit a row.
+#[cube(launch_unchecked)]
+pub fn rms_norm_serial(x: &[f32], weight: &[f32], out: &mut [f32], rows: usize, dim: usize, eps: f32) {
+    let row = ABSOLUTE_POS;
+    if row >= rows {
+        terminate!();
+    }
+    let base = row * dim;
+    let mut squares = 0.0f32;
+    for i in 0..dim {
+        let v = x[base + i];
+        squares += v * v;
+    }
+    let inverse = 1.0f32 / f32::sqrt(squares / f32::cast_from(dim) + eps);
+    for i in 0..dim {
+        out[base + i] = x[base + i] * inverse * weight[i];
+    }
+}
+
+/// `scores[h * len + j] = scale · q[h] · key j` for the `heads` query heads over the first `len`
+/// cached positions (caches `[kv_heads, capacity, dim]`, `group` query heads per cached head).
+#[cube(launch_unchecked)]
+#[allow(clippy::too_many_arguments)]
+pub fn attention_scores(
+    q: &[f32],
+    keys: &[f32],
+    scores: &mut [f32],
+    heads: usize,
+    len: usize,
+    capacity: usize,
+    group: usize,
+    scale: f32,
+    #[comptime] dim: usize,
+) {
+    let idx = ABSOLUTE_POS;
+    if idx >= heads * len {
+        terminate!();
+    }
+    let head = idx / len;
+    let key = ((head / group) * capacity + idx % len) * dim;
+    let mut dot = 0.0f32;
+    #[unroll]
+    for i in 0..dim {
+        dot += q[head * dim + i] * keys[key + i];
+    }
+    scores[idx] = dot * scale;
+}
+
+/// Each head's `len` scores become their softmax, in place, one unit a head.
+#[cube(launch_unchecked)]
+pub fn attention_softmax(scores: &mut [f32], heads: usize, len: usize) {
+    let head = ABSOLUTE_POS;
+    if head >= heads {
+        terminate!();
+    }
+    let base = head * len;
+    let mut max = scores[base];
+    for j in 1..len {
+        max = f32::max(max, scores[base + j]);
+    }
+    let mut sum = 0.0f32;
+    for j in 0..len {
+        let p = f32::exp(scores[base + j] - max);
+        scores[base + j] = p;
+        sum += p;
+    }
+    let inverse = 1.0f32 / sum;
+    for j in 0..len {
+        scores[base + j] *= inverse;
+    }
+}
+
+/// `out[h * dim + i] = Σ_j p[h, j] · value j [i]`, one unit per head and dimension.
+#[cube(launch_unchecked)]
+#[allow(clippy::too_many_arguments)]
+pub fn attention_values(
+    p: &[f32],
+    values: &[f32],
+    out: &mut [f32],
+    heads: usize,
+    len: usize,
+    capacity: usize,
+    group: usize,
+    #[comptime] dim: usize,
+) {
+    let idx = ABSOLUTE_POS;
+    if idx >= heads * dim {
+        terminate!();
+    }
+    let head = idx / dim;
+    let cache = (head / group) * capacity * dim + idx % dim;
+    let mut acc = 0.0f32;
+    for j in 0..len {
+        acc += p[head * len + j] * values[cache + j * dim];
+    }
+    out[idx] = acc;
+}
