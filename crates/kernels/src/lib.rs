@@ -157,15 +157,15 @@ impl BlockMatrix {
         self.chunks.len()
     }
 
-    /// `x [tokens, cols] · Wᵀ`: `[tokens, rows]`. Up to [`TILE_M`] tokens the kernels multiply
-    /// with the blocks; more tokens multiply with a few rows at a time expanded to f32
-    /// ([`crate::matmul`] says why).
+    /// `x [tokens, cols] · Wᵀ`: `[tokens, rows]`. Up to [`TILE_M`] tokens (on a browser's
+    /// software adapter, any number) the kernels multiply with the blocks; more tokens multiply
+    /// with a few rows at a time expanded to f32 ([`crate::matmul`] says why).
     pub fn matmul(&self, x: Tensor<2>) -> Tensor<2> {
         let [tokens, cols] = x.dims();
         debug_assert_eq!(cols, self.cols);
         let mut parts = Vec::new();
         for chunk in &self.chunks {
-            if tokens <= TILE_M {
+            if self.multiplies_blocks(tokens) {
                 parts.push(matmul_blocks(x.clone(), chunk.words.clone(), self.format, chunk.rows, self.schedule));
                 continue;
             }
@@ -179,6 +179,19 @@ impl BlockMatrix {
         match parts.len() {
             1 => parts.pop().expect("one part"),
             _ => Tensor::cat(parts, 1),
+        }
+    }
+
+    /// Whether `tokens` tokens are multiplied with the blocks themselves, not with rows expanded
+    /// to f32 for the device's own matrix product.
+    fn multiplies_blocks(&self, tokens: usize) -> bool {
+        match self.schedule {
+            Schedule::Workgroup => tokens <= TILE_M,
+            // A browser's software adapter is SwiftShader, whose barriers make the tiled product
+            // slower than the serial kernel at any length (512 tokens through 1536x576: 2.47 s
+            // against 1.43 s); natively it is lavapipe, where the tiled product wins on long
+            // prompts (0.53 s against 2.08 s). `benches/kernel_timing.rs` measures both.
+            Schedule::Serial => tokens <= TILE_M || cfg!(target_family = "wasm"),
         }
     }
 

@@ -16,7 +16,8 @@ use crate::format::BlockFormat;
 use crate::fused::{ATTENTION_UNITS, NORM_UNITS, decode_attention, rms_norm, rope};
 use crate::matmul::{LANES, ROWS_PER_CUBE, TILE_M, TILE_N, TILE_UNITS, block_dequantize, block_matmul, block_matvec};
 use crate::serial::{
-    SERIAL_UNITS, attention_scores, attention_softmax, attention_values, block_matvec_serial, rms_norm_serial,
+    SERIAL_TOKENS, SERIAL_UNITS, attention_scores, attention_softmax, attention_values, block_matmul_serial,
+    block_matvec_serial, rms_norm_serial,
 };
 
 #[backend_extension(Cube, Fusion)]
@@ -113,6 +114,20 @@ impl BlockMatmulOps for CubeBackend {
                     blocks.into_buffer_arg(),
                     x.into_buffer_arg(),
                     out.clone().into_buffer_arg(),
+                    rows,
+                    runs_per_row,
+                    plane,
+                    format,
+                );
+            } else if schedule == Schedule::Serial {
+                block_matmul_serial::launch_unchecked(
+                    &client,
+                    CubeCount::new_2d(rows.div_ceil(SERIAL_UNITS) as u32, tokens.div_ceil(SERIAL_TOKENS) as u32),
+                    CubeDim::new_1d(SERIAL_UNITS as u32),
+                    blocks.into_buffer_arg(),
+                    x.into_buffer_arg(),
+                    out.clone().into_buffer_arg(),
+                    tokens,
                     rows,
                     runs_per_row,
                     plane,

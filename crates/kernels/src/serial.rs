@@ -8,7 +8,8 @@
 //! software adapter more than the arithmetic: one 1536x576 Q4_1 matrix-vector product took
 //! 45.7 ms on SwiftShader that way and 5.2 ms with a unit per row (lavapipe: 9.6 and 6.7 ms;
 //! `benches/kernel_timing.rs`). Attention gets the same treatment, as three small kernels
-//! (scores, softmax, weighted values) instead of one with shared-memory reductions.
+//! (scores, softmax, weighted values) instead of one with shared-memory reductions, and so do
+//! products with a few tokens, where each unit multiplies a decoded weight with eight of them.
 
 use cubecl::prelude::*;
 
@@ -53,6 +54,62 @@ pub fn block_matvec_serial(
         acc += map.scale * dot + map.offset * sum;
     }
     out[row] = acc;
+}
+
+/// Tokens one unit of [`block_matmul_serial`] multiplies with each weight it decodes.
+pub const SERIAL_TOKENS: usize = 8;
+
+/// A few tokens: `out[t, row] = Σ_k x[t, k] · W[row, k]`, one unit per row and group of
+/// [`SERIAL_TOKENS`] tokens, so that each weight is decoded once per group.
+#[cube(launch_unchecked)]
+#[allow(clippy::too_many_arguments)]
+pub fn block_matmul_serial(
+    w: &[u32],
+    x: &[f32],
+    out: &mut [f32],
+    tokens: usize,
+    rows: usize,
+    runs_per_row: usize,
+    plane: usize,
+    #[comptime] format: BlockFormat,
+) {
+    let row = ABSOLUTE_POS_X as usize;
+    if row >= rows {
+        terminate!();
+    }
+    let t0 = CUBE_POS_Y as usize * SERIAL_TOKENS;
+    let cols = runs_per_row * RUN;
+    let per_block = comptime!(runs_per_block(format));
+    let first_block = row * (runs_per_row / per_block);
+    let mut acc = Array::<f32>::new(SERIAL_TOKENS);
+    #[unroll]
+    for t in 0..SERIAL_TOKENS {
+        acc[t] = 0.0;
+    }
+    // Tokens past the last one repeat it, so that the loop needs no bounds test.
+    let last = tokens - 1;
+    for r in 0..runs_per_row {
+        let block = first_block + r / per_block;
+        let base = block * comptime!(format.body_words());
+        let run = r % per_block;
+        let map = run_affine(w, base, plane, block, run, format);
+        let xb = r * RUN;
+        #[unroll]
+        for i in 0..RUN {
+            let weight = map.scale * run_quant(w, base, run, i, format) + map.offset;
+            #[unroll]
+            for t in 0..SERIAL_TOKENS {
+                let token = select(t0 + t < last, t0 + t, last);
+                acc[t] += weight * x[token * cols + xb + i];
+            }
+        }
+    }
+    #[unroll]
+    for t in 0..SERIAL_TOKENS {
+        if t0 + t < tokens {
+            out[(t0 + t) * rows + row] = acc[t];
+        }
+    }
 }
 
 /// `out = x / sqrt(mean(x²) + eps) * weight` over `rows` rows of `dim` values, one unit a row.
