@@ -71,6 +71,23 @@ fn each_bundled_example_gets_a_parsed_verdict() {
     }
 }
 
+/// A reply started for the model with the result marker (`--prefill`, as the browser test and
+/// the demo use it) has its score in the first generated token, and its distribution there.
+#[test]
+fn a_reply_started_with_the_result_marker_has_a_distribution() {
+    let report = judge_json(&["--item", &example("absolute.json"), "--prefill", "**Result:**", "--max-tokens", "32"]);
+    let judgment = &report["judgment"];
+    assert!(judgment["output"].as_str().unwrap().starts_with("**Result:**"), "{judgment:#}");
+    let result = &judgment["verdict"]["result"];
+    assert!(!result.is_null(), "no parsed score: {judgment:#}");
+    let distribution = &judgment["distribution"];
+    assert!(distribution.is_object(), "no distribution: {judgment:#}");
+    let probabilities = distribution["probabilities"].as_array().unwrap();
+    let total: f64 = probabilities.iter().map(|p| p[1].as_f64().unwrap()).sum();
+    assert!((total - 1.0).abs() < 1e-6, "{distribution}");
+    assert_eq!(&distribution["top"], result, "{distribution}");
+}
+
 #[test]
 fn flags_make_the_same_item_as_json() {
     let from_flags = judge_json(&[

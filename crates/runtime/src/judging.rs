@@ -176,7 +176,7 @@ pub async fn judge_once(
             Err(e) => (None, Some(e.reason)),
         };
         let (distribution, distribution_error) = match verdict {
-            Some(_) => match result_distribution(engine, &generation.tokens, labels) {
+            Some(_) => match result_distribution(engine, prefill, &generation.tokens, labels) {
                 Ok(d) => (Some(d), None),
                 Err(e) => (None, Some(e)),
             },
@@ -245,16 +245,23 @@ async fn structured_result(
     Ok((Some(verdict), None, Some(distribution), None))
 }
 
+/// The label distribution at the generated token that holds the result of `reply_start` followed
+/// by the generation (a reply started with `**Result:**` has its value in the first token).
 fn result_distribution(
     engine: &Engine,
+    reply_start: &str,
     tokens: &[GeneratedToken],
     labels: selene_judge::LabelSet,
 ) -> std::result::Result<LabelDistribution, String> {
     let tokenizer = engine.tokenizer();
     let bytes = |id: u32| tokenizer.token_bytes(id).unwrap_or_default();
-    let token_bytes: Vec<&[u8]> = tokens.iter().map(|t| bytes(t.choice.token)).collect();
+    let token_bytes: Vec<&[u8]> =
+        std::iter::once(reply_start.as_bytes()).chain(tokens.iter().map(|t| bytes(t.choice.token))).collect();
     let at = find_result_token(&token_bytes, labels).map_err(|e| e.to_string())?;
-    let candidates: Vec<(String, f32)> = tokens[at.index]
+    let Some(index) = at.index.checked_sub(1) else {
+        return Err("the result is in the given start of the reply, not in a generated token".to_owned());
+    };
+    let candidates: Vec<(String, f32)> = tokens[index]
         .choice
         .alternatives
         .iter()
