@@ -502,7 +502,8 @@ async function start() {
     state.adapter = a;
     $("gpu").textContent = `WebGPU: ${a.name || a.vendor || "adapter"} (${a.architecture || a.backend}); ` +
       `largest buffer ${mib(Math.min(a.max_storage_buffer_binding_size, a.max_buffer_size))}` +
-      (a.shader_f16 ? ", f16 shaders" : "") + ".";
+      (a.shader_f16 ? ", f16 shaders" : "") +
+      (a.fallback ? "; a software adapter that computes on the CPU, so a judgment takes minutes" : "") + ".";
   } catch (e) {
     $("gpu").textContent = "WebGPU is not available.";
     fail(e);

@@ -13,5 +13,5 @@ pub use engine::{Engine, Flow, GeneratedToken, Generation, LoadOptions, StopReas
 pub use error::{Result, RuntimeError};
 pub use judging::{JudgeOptions, JudgeReport, Judgment, Run, judge, judge_async, judge_once, judge_orders};
 pub use sampling::{CANDIDATES, Choice, GenerationConfig, Rng, Sampler};
-pub use selene_kernels::tune_briefly;
+pub use selene_kernels::{Schedule, tune_briefly};
 pub use selene_tokenizer::Message;

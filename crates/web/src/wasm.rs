@@ -13,7 +13,7 @@ use std::rc::Rc;
 use burn::tensor::Device;
 use js_sys::{Array, Function, Promise, Uint8Array};
 use selene_judge::JudgeItem;
-use selene_runtime::{Engine, Flow, Run, judge_async};
+use selene_runtime::{Engine, Flow, Run, Schedule, judge_async};
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
@@ -83,6 +83,8 @@ async fn gpu() -> Result<Rc<Gpu>, WebError> {
         "max_storage_buffer_binding_size": u64::from(limits.max_storage_buffer_binding_size),
         "max_buffer_size": u64::from(limits.max_buffer_size),
         "shader_f16": setup.device.features().contains(burn::tensor::wgpu::wgpu::Features::SHADER_F16),
+        "fallback": info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu,
+        "schedule": format!("{:?}", Schedule::of(&device)),
     })
     .to_string();
     let gpu = Rc::new(Gpu { device, max_buffer, summary });
