@@ -1,12 +1,14 @@
-//! Time of each block kernel beside Burn's own f32 matmul of the same (expanded) weights, on
-//! one device: `cargo bench -p selene-kernels --bench kernel_timing [-- wgpu]` (default lavapipe).
-//! Prints the first call (shader compile included) and the best of five after it.
+//! Time of each block kernel, under each schedule, beside Burn's own f32 matmul of the same
+//! (expanded) weights, on one device: `cargo bench -p selene-kernels --bench kernel_timing
+//! [-- wgpu]` (default lavapipe; Chromium's SwiftShader with
+//! `VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json`). Prints the first call (shader
+//! compile included) and the best of five after it.
 
 use std::time::Instant;
 
 use burn::tensor::{Device, DeviceKind, Tensor, TensorData};
 use selene_gguf::codec;
-use selene_kernels::{BlockFormat, BlockMatrix};
+use selene_kernels::{BlockFormat, BlockMatrix, Schedule};
 
 /// Waits for `t` by reading it back whole (a few MB at most here).
 fn sync(t: Tensor<2>) {
@@ -40,7 +42,7 @@ fn main() {
         for tokens in [1usize, 64, 512] {
             let x = Tensor::<2>::from_data(TensorData::new(vec![0.01f32; tokens * cols], [tokens, cols]), &device);
             let (f, b) = time(|| sync(x.clone().matmul(dense.clone())));
-            println!("{rows:>5}x{cols:<5} t={tokens:<4} burn f32     first {f:>8.3} s  best {:>9.3} ms", b * 1e3);
+            println!("{rows:>5}x{cols:<5} t={tokens:<4} {:<22} first {f:>8.3} s  best {:>9.3} ms", "burn f32", b * 1e3);
             for format in BlockFormat::ALL {
                 let ty = format.ggml_type();
                 if cols % format.block_values() != 0 {
@@ -48,12 +50,15 @@ fn main() {
                 }
                 let bytes = codec::quantize_to_vec(ty, &values).unwrap();
                 let m = BlockMatrix::new(&bytes, ty, rows, cols, &device).unwrap();
-                let (f, b) = time(|| sync(m.matmul(x.clone())));
-                println!(
-                    "{rows:>5}x{cols:<5} t={tokens:<4} {:<12} first {f:>8.3} s  best {:>9.3} ms",
-                    format!("{ty}"),
-                    b * 1e3
-                );
+                for schedule in Schedule::ALL {
+                    let m = m.clone().with_schedule(schedule);
+                    let (f, b) = time(|| sync(m.matmul(x.clone())));
+                    println!(
+                        "{rows:>5}x{cols:<5} t={tokens:<4} {:<22} first {f:>8.3} s  best {:>9.3} ms",
+                        format!("{ty} {schedule:?}"),
+                        b * 1e3
+                    );
+                }
             }
         }
     }

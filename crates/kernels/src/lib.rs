@@ -190,7 +190,8 @@ impl BlockMatrix {
             // A browser's software adapter is SwiftShader, whose barriers make the tiled product
             // slower than the serial kernel at any length (512 tokens through 1536x576: 2.47 s
             // against 1.43 s); natively it is lavapipe, where the tiled product wins on long
-            // prompts (0.53 s against 2.08 s). `benches/kernel_timing.rs` measures both.
+            // prompts (0.53 s against 2.08 s), both measured natively with the serial kernel
+            // forced for every length.
             Schedule::Serial => tokens <= TILE_M || cfg!(target_family = "wasm"),
         }
     }

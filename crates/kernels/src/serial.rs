@@ -7,7 +7,7 @@
 //! a row between 32 units and reduce it in a few barrier steps, which suits a GPU and costs a
 //! software adapter more than the arithmetic: one 1536x576 Q4_1 matrix-vector product took
 //! 45.7 ms on SwiftShader that way and 5.2 ms with a unit per row (lavapipe: 9.6 and 6.7 ms;
-//! `benches/kernel_timing.rs`). Attention gets the same treatment, as three small kernels
+//! a hundred products queued, then read back once). Attention gets the same treatment, as three small kernels
 //! (scores, softmax, weighted values) instead of one with shared-memory reductions, and so do
 //! products with a few tokens, where each unit multiplies a decoded weight with eight of them.
 
