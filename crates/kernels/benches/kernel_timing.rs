@@ -33,7 +33,7 @@ fn time(mut f: impl FnMut()) -> (f64, f64) {
 fn main() {
     let device = match std::env::args().nth(1).as_deref() {
         Some("wgpu") => Device::wgpu(DeviceKind::DefaultDevice),
-        _ => Device::wgpu(DeviceKind::Cpu),
+        _ => selene_kernels::software_device(),
     };
     // SmolLM2-135M's projections.
     for (rows, cols) in [(576usize, 576usize), (1536, 576), (576, 1536)] {

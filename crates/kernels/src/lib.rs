@@ -16,7 +16,7 @@ mod reduce;
 pub mod serial;
 
 use burn::backend::DispatchDevice;
-use burn::tensor::{DType, Device, Int, Tensor, TensorData};
+use burn::tensor::{DType, Device, DeviceKind, Int, Tensor, TensorData};
 use selene_gguf::GgmlType;
 use serde::{Deserialize, Serialize};
 
@@ -55,13 +55,9 @@ pub enum Schedule {
 impl Schedule {
     pub const ALL: [Schedule; 2] = [Schedule::Workgroup, Schedule::Serial];
 
-    /// The schedule that suits `device`: [`Schedule::Serial`] where CubeCL finds no physical
-    /// card behind the adapter (a CPU Vulkan driver, a browser's fallback adapter).
+    /// The schedule that suits `device` ([`kernel_schedule`], `Workgroup` where no kernels run).
     pub fn of(device: &Device) -> Schedule {
-        match device.as_dispatch() {
-            DispatchDevice::Cube(cube) if cube.client().properties().identity.physical.is_none() => Schedule::Serial,
-            _ => Schedule::Workgroup,
-        }
+        kernel_schedule(device).unwrap_or(Schedule::Workgroup)
     }
 }
 
@@ -223,9 +219,22 @@ pub fn tune_briefly() {
     let _ = CubeClRuntimeConfig::try_set(config);
 }
 
-/// How this crate's kernels run on `device`, or `None` where they do not run at all.
+/// How this crate's kernels run on `device`, or `None` where they do not run at all:
+/// [`Schedule::Serial`] where CubeCL finds no physical card behind the adapter (a CPU Vulkan
+/// driver, a browser's fallback adapter).
 pub fn kernel_schedule(device: &Device) -> Option<Schedule> {
-    runs_kernels(device).then(|| Schedule::of(device))
+    match device.as_dispatch() {
+        DispatchDevice::Cube(cube) if cube.client().properties().identity.physical.is_none() => Some(Schedule::Serial),
+        DispatchDevice::Cube(_) => Some(Schedule::Workgroup),
+        _ => None,
+    }
+}
+
+/// The CPU's software Vulkan adapter (lavapipe where Mesa is installed), with Burn's tuning kept
+/// brief ([`tune_briefly`]): what `--device wgpu-cpu` and the tests without a GPU run on.
+pub fn software_device() -> Device {
+    tune_briefly();
+    Device::wgpu(DeviceKind::Cpu)
 }
 
 /// Whether `device` runs the CubeCL kernels of this crate (wgpu, WebGPU, CUDA; not the Flex CPU

@@ -36,7 +36,12 @@ pub const TILE_UNITS: usize = (TILE_M / MICRO) * (TILE_N / MICRO);
 
 /// The body of the block holding run `r` of `row`: (block index, first word, run in block).
 #[cube]
-fn locate(row: usize, r: usize, runs_per_row: usize, #[comptime] format: BlockFormat) -> (usize, usize, usize) {
+pub(crate) fn locate(
+    row: usize,
+    r: usize,
+    runs_per_row: usize,
+    #[comptime] format: BlockFormat,
+) -> (usize, usize, usize) {
     let per_block = comptime!(runs_per_block(format));
     let block = row * (runs_per_row / per_block) + r / per_block;
     (block, block * comptime!(format.body_words()), r % per_block)

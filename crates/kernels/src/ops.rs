@@ -17,7 +17,7 @@ use crate::fused::{ATTENTION_UNITS, NORM_UNITS, decode_attention, rms_norm, rope
 use crate::matmul::{LANES, ROWS_PER_CUBE, TILE_M, TILE_N, TILE_UNITS, block_dequantize, block_matmul, block_matvec};
 use crate::serial::{
     SERIAL_TOKENS, SERIAL_UNITS, attention_scores, attention_softmax, attention_values, block_matmul_serial,
-    block_matvec_serial, rms_norm_serial,
+    rms_norm_serial,
 };
 
 #[backend_extension(Cube, Fusion)]
@@ -106,23 +106,11 @@ impl BlockMatmulOps for CubeBackend {
         // `x` within `tokens * cols` and `out` within `tokens * rows` values, which the shapes
         // checked by `BlockMatrix` guarantee.
         unsafe {
-            if tokens == 1 && schedule == Schedule::Serial {
-                block_matvec_serial::launch_unchecked(
-                    &client,
-                    CubeCount::new_1d(rows.div_ceil(SERIAL_UNITS) as u32),
-                    CubeDim::new_1d(SERIAL_UNITS as u32),
-                    blocks.into_buffer_arg(),
-                    x.into_buffer_arg(),
-                    out.clone().into_buffer_arg(),
-                    rows,
-                    runs_per_row,
-                    plane,
-                    format,
-                );
-            } else if schedule == Schedule::Serial {
+            if schedule == Schedule::Serial {
+                let group = if tokens == 1 { 1 } else { SERIAL_TOKENS };
                 block_matmul_serial::launch_unchecked(
                     &client,
-                    CubeCount::new_2d(rows.div_ceil(SERIAL_UNITS) as u32, tokens.div_ceil(SERIAL_TOKENS) as u32),
+                    CubeCount::new_2d(rows.div_ceil(SERIAL_UNITS) as u32, tokens.div_ceil(group) as u32),
                     CubeDim::new_1d(SERIAL_UNITS as u32),
                     blocks.into_buffer_arg(),
                     x.into_buffer_arg(),
@@ -132,6 +120,7 @@ impl BlockMatmulOps for CubeBackend {
                     runs_per_row,
                     plane,
                     format,
+                    group,
                 );
             } else if tokens == 1 {
                 block_matvec::launch_unchecked(
@@ -284,12 +273,12 @@ impl FusedOps for CubeBackend {
         schedule: Schedule,
     ) -> CubeTensor {
         let (q, out) = output_like(q);
-        let (heads, dim) = (q.shape()[1], q.shape()[3]);
-        let cache = keys.shape();
-        let (kv_heads, capacity) = (cache[1], cache[2]);
         if schedule == Schedule::Serial {
             return serial_attention(q, into_contiguous(keys), into_contiguous(values), out, len, scale);
         }
+        let (heads, dim) = (q.shape()[1], q.shape()[3]);
+        let cache = keys.shape();
+        let (kv_heads, capacity) = (cache[1], cache[2]);
         // SAFETY: head `h` reads cache rows `(h / group) * capacity + 0..len`, `len <= capacity`.
         unsafe {
             decode_attention::launch_unchecked(

@@ -13,54 +13,19 @@
 
 use cubecl::prelude::*;
 
-use crate::decode::{RUN, run_affine, run_quant, runs_per_block};
+use crate::decode::{RUN, run_affine, run_quant};
 use crate::format::BlockFormat;
+use crate::matmul::locate;
 
 /// Units per workgroup of every kernel here; a workgroup is only a batch of independent units.
 pub const SERIAL_UNITS: usize = 64;
 
-/// One token: `out[row] = Σ_k x[k] · W[row, k]`, one unit per row.
-#[cube(launch_unchecked)]
-pub fn block_matvec_serial(
-    w: &[u32],
-    x: &[f32],
-    out: &mut [f32],
-    rows: usize,
-    runs_per_row: usize,
-    plane: usize,
-    #[comptime] format: BlockFormat,
-) {
-    let row = ABSOLUTE_POS;
-    if row >= rows {
-        terminate!();
-    }
-    let per_block = comptime!(runs_per_block(format));
-    let first_block = row * (runs_per_row / per_block);
-    let mut acc = 0.0f32;
-    for r in 0..runs_per_row {
-        let block = first_block + r / per_block;
-        let base = block * comptime!(format.body_words());
-        let run = r % per_block;
-        let map = run_affine(w, base, plane, block, run, format);
-        let xb = r * RUN;
-        let mut dot = 0.0f32;
-        let mut sum = 0.0f32;
-        #[unroll]
-        for i in 0..RUN {
-            let xi = x[xb + i];
-            dot += run_quant(w, base, run, i, format) * xi;
-            sum += xi;
-        }
-        acc += map.scale * dot + map.offset * sum;
-    }
-    out[row] = acc;
-}
-
-/// Tokens one unit of [`block_matmul_serial`] multiplies with each weight it decodes.
+/// Tokens one unit of [`block_matmul_serial`] multiplies with each weight it decodes, when
+/// there is more than one.
 pub const SERIAL_TOKENS: usize = 8;
 
-/// A few tokens: `out[t, row] = Σ_k x[t, k] · W[row, k]`, one unit per row and group of
-/// [`SERIAL_TOKENS`] tokens, so that each weight is decoded once per group.
+/// `out[t, row] = Σ_k x[t, k] · W[row, k]`, one unit per row and group of `group` tokens (1
+/// for decoding, else [`SERIAL_TOKENS`]), so that each weight is decoded once per group.
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
 pub fn block_matmul_serial(
@@ -72,40 +37,37 @@ pub fn block_matmul_serial(
     runs_per_row: usize,
     plane: usize,
     #[comptime] format: BlockFormat,
+    #[comptime] group: usize,
 ) {
     let row = ABSOLUTE_POS_X as usize;
     if row >= rows {
         terminate!();
     }
-    let t0 = CUBE_POS_Y as usize * SERIAL_TOKENS;
+    let t0 = CUBE_POS_Y as usize * group;
     let cols = runs_per_row * RUN;
-    let per_block = comptime!(runs_per_block(format));
-    let first_block = row * (runs_per_row / per_block);
-    let mut acc = Array::<f32>::new(SERIAL_TOKENS);
+    let mut acc = Array::<f32>::new(group);
     #[unroll]
-    for t in 0..SERIAL_TOKENS {
+    for t in 0..group {
         acc[t] = 0.0;
     }
     // Tokens past the last one repeat it, so that the loop needs no bounds test.
     let last = tokens - 1;
     for r in 0..runs_per_row {
-        let block = first_block + r / per_block;
-        let base = block * comptime!(format.body_words());
-        let run = r % per_block;
+        let (block, base, run) = locate(row, r, runs_per_row, format);
         let map = run_affine(w, base, plane, block, run, format);
         let xb = r * RUN;
         #[unroll]
         for i in 0..RUN {
             let weight = map.scale * run_quant(w, base, run, i, format) + map.offset;
             #[unroll]
-            for t in 0..SERIAL_TOKENS {
+            for t in 0..group {
                 let token = select(t0 + t < last, t0 + t, last);
                 acc[t] += weight * x[token * cols + xb + i];
             }
         }
     }
     #[unroll]
-    for t in 0..SERIAL_TOKENS {
+    for t in 0..group {
         if t0 + t < tokens {
             out[(t0 + t) * rows + row] = acc[t];
         }

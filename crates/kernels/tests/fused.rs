@@ -7,10 +7,7 @@ use selene_kernels::{Schedule, decode_attention_fused, rms_norm_fused, rope_fuse
 fn device() -> Device {
     match std::env::var("SELENE_KERNEL_DEVICE").as_deref() {
         Ok("wgpu") => Device::wgpu(DeviceKind::DefaultDevice),
-        _ => {
-            selene_kernels::tune_briefly();
-            Device::wgpu(DeviceKind::Cpu)
-        }
+        _ => selene_kernels::software_device(),
     }
 }
 

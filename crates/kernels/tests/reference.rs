@@ -18,10 +18,7 @@ fn device() -> Device {
         Ok("wgpu") => Device::wgpu(DeviceKind::DefaultDevice),
         #[cfg(feature = "cuda")]
         Ok("cuda") => Device::cuda(0),
-        _ => {
-            selene_kernels::tune_briefly();
-            Device::wgpu(DeviceKind::Cpu)
-        }
+        _ => selene_kernels::software_device(),
     }
 }
 

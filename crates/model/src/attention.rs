@@ -94,22 +94,22 @@ impl Attention {
         let v = heads(self.v_proj.forward(x), self.num_kv_heads).swap_dims(1, 2);
         let scale = 1.0 / (self.head_dim as f64).sqrt();
         let out = match cache {
-            Some(cache) if cache.kernels.is_some() && batch == 1 && seq == 1 => {
-                cache.append(k, v);
-                let schedule = cache.kernels.expect("checked above");
-                selene_kernels::decode_attention_fused(
-                    q,
-                    cache.keys.clone(),
-                    cache.values.clone(),
-                    cache.len,
-                    scale as f32,
-                    schedule,
-                )
-            }
             Some(cache) => {
                 cache.append(k, v);
-                let (k, v) = cache.used();
-                self.attend(q, k, v, start, scale)
+                match cache.kernels {
+                    Some(schedule) if batch == 1 && seq == 1 => selene_kernels::decode_attention_fused(
+                        q,
+                        cache.keys.clone(),
+                        cache.values.clone(),
+                        cache.len,
+                        scale as f32,
+                        schedule,
+                    ),
+                    _ => {
+                        let (k, v) = cache.used();
+                        self.attend(q, k, v, start, scale)
+                    }
+                }
             }
             None => self.attend(q, k, v, start, scale),
         };

@@ -270,7 +270,7 @@ fn weight_error(file: &str, tensor: &str, problem: String) -> ModelError {
 mod tests {
     use std::sync::Arc;
 
-    use burn::tensor::{Device, DeviceKind};
+    use burn::tensor::Device;
     use selene_gguf::GgufModel;
 
     use super::*;
@@ -339,7 +339,7 @@ mod tests {
         assert_eq!(expanded.buffer_bytes(norm), (c.hidden_size * 4) as u64);
 
         // In blocks on a kernel device, split by rows: one row of ggml bytes is the largest buffer.
-        let blocks = StreamingLoader::new(model.layout(), &Device::wgpu(DeviceKind::Cpu)).unwrap();
+        let blocks = StreamingLoader::new(model.layout(), &selene_kernels::software_device()).unwrap();
         let ty = embedding.info.ggml_type;
         assert_eq!(blocks.buffer_bytes(embedding), (c.hidden_size / ty.block_size() * ty.block_bytes()) as u64);
         assert_eq!(blocks.buffer_bytes(norm), (c.hidden_size * 4) as u64);

@@ -20,7 +20,7 @@ mod parity_checkpoint;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use burn::tensor::{Device, DeviceKind, Tensor};
+use burn::tensor::{Device, Tensor};
 use parity::{Agreement, compare, ids};
 use selene_gguf::GgufModel;
 use selene_model::{EmbeddingTable, GgufWeights, Linear, Llama, LlamaConfig, Weight, WeightSource};
@@ -122,7 +122,7 @@ fn q8_0_matches_llama_cpp_on_cpu() {
 
 #[test]
 fn q8_0_matches_llama_cpp_on_wgpu() {
-    check("Q8_0", lavapipe(), true, LAVAPIPE_POSITIONS);
+    check("Q8_0", selene_kernels::software_device(), true, LAVAPIPE_POSITIONS);
 }
 
 #[test]
@@ -132,7 +132,7 @@ fn q4_k_m_matches_llama_cpp_on_cpu() {
 
 #[test]
 fn q4_k_m_matches_llama_cpp_on_wgpu() {
-    check("Q4_K_M", lavapipe(), true, LAVAPIPE_POSITIONS);
+    check("Q4_K_M", selene_kernels::software_device(), true, LAVAPIPE_POSITIONS);
 }
 
 /// The file's weights with llama3 RoPE scaling left out, as a loader that ignored `rope_freqs`
@@ -170,10 +170,4 @@ fn the_comparison_fails_without_rope_freqs() {
     let a = agreement(&WithoutRopeFreqs { weights, config }, "Q8_0", &Device::flex(), usize::MAX);
     println!("Q8_0 on the CPU without rope_freqs vs llama.cpp: {a}");
     assert!(a.top1() < 0.99 || a.mean_kl() > 0.005, "without rope_freqs: {a}");
-}
-
-/// The software Vulkan driver, with Burn's kernel tuning kept brief as the runtime keeps it there.
-fn lavapipe() -> Device {
-    selene_kernels::tune_briefly();
-    Device::wgpu(DeviceKind::Cpu)
 }

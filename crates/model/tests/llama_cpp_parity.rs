@@ -26,7 +26,7 @@ mod parity;
 
 use std::sync::Arc;
 
-use burn::tensor::{Device, DeviceKind};
+use burn::tensor::Device;
 use parity::{Agreement, compare, ids};
 use selene_gguf::GgufModel;
 use selene_model::{GgufWeights, Llama};
@@ -98,11 +98,5 @@ fn logits_match_llama_cpp_on_cpu() {
 
 #[test]
 fn logits_match_llama_cpp_on_wgpu() {
-    check_logits(lavapipe(), true);
-}
-
-/// The software Vulkan driver, with Burn's kernel tuning kept brief as the runtime keeps it there.
-fn lavapipe() -> Device {
-    selene_kernels::tune_briefly();
-    Device::wgpu(DeviceKind::Cpu)
+    check_logits(selene_kernels::software_device(), true);
 }

@@ -8,7 +8,6 @@ use std::fmt;
 use std::str::FromStr;
 
 use burn::tensor::{Device, DeviceKind};
-use selene_kernels::tune_briefly;
 
 use crate::error::{Result, RuntimeError};
 
@@ -28,10 +27,7 @@ impl Backend {
     pub fn device(self) -> Result<Device> {
         Ok(match self {
             Backend::Wgpu => Device::wgpu(DeviceKind::DefaultDevice),
-            Backend::WgpuCpu => {
-                tune_briefly();
-                Device::wgpu(DeviceKind::Cpu)
-            }
+            Backend::WgpuCpu => selene_kernels::software_device(),
             Backend::Cpu => Device::flex(),
             #[cfg(feature = "cuda")]
             Backend::Cuda(n) => Device::cuda(n),
