@@ -24,8 +24,8 @@
 //! llama.cpp's rounding (Q8_1 inputs, f16 KV cache) and matches its output to 5e-7 at the
 //! positions where every input rounds the same way, but a relative 1e-7 of noise on the inputs
 //! moves that output by 0.5%, so float summation order alone decides the rest (from position 13
-//! of the first text on; recorded in rounding_sensitivity.txt). The same rounding in selene, on
-//! both devices, gave 96.3% top-1 here instead of 96.6%, and was not kept.
+//! of the first text on; recorded in rounding_sensitivity.txt). The same rounding tried in
+//! selene's CPU path gave 96.3% top-1 here instead of 96.6%, and was not kept.
 
 #[path = "support/parity.rs"]
 mod parity;
