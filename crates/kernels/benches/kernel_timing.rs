@@ -1,4 +1,5 @@
-//! Time of each block kernel, under each schedule, beside Burn's own f32 matmul of the same
+//! Time of each block kernel, under each schedule and in each layout of the blocks (the planes
+//! selene uses and the file's raw bytes, where they differ), beside Burn's own f32 matmul of the same
 //! (expanded) weights, on one device: `cargo bench -p selene-kernels --bench kernel_timing
 //! [-- wgpu]` (default lavapipe; Chromium's SwiftShader with
 //! `VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json`). Prints the first call (shader
@@ -8,7 +9,7 @@ use std::time::Instant;
 
 use burn::tensor::{Device, DeviceKind, Tensor, TensorData};
 use selene_gguf::codec;
-use selene_kernels::{BlockFormat, BlockMatrix, Schedule};
+use selene_kernels::{BlockFormat, BlockMatrix, Layout, Schedule};
 
 /// Waits for `t` by reading it back whole (a few MB at most here).
 fn sync(t: Tensor<2>) {
@@ -49,15 +50,20 @@ fn main() {
                     continue;
                 }
                 let bytes = codec::quantize_to_vec(ty, &values).unwrap();
-                let m = BlockMatrix::new(&bytes, ty, rows, cols, &device).unwrap();
-                for schedule in Schedule::ALL {
-                    let m = m.clone().with_schedule(schedule);
-                    let (f, b) = time(|| sync(m.matmul(x.clone())));
-                    println!(
-                        "{rows:>5}x{cols:<5} t={tokens:<4} {:<22} first {f:>8.3} s  best {:>9.3} ms",
-                        format!("{ty} {schedule:?}"),
-                        b * 1e3
-                    );
+                for layout in Layout::ALL {
+                    let m = BlockMatrix::with_layout(&bytes, ty, rows, cols, &device, layout).unwrap();
+                    if m.layout() != layout {
+                        continue;
+                    }
+                    for schedule in Schedule::ALL {
+                        let m = m.clone().with_schedule(schedule);
+                        let (f, b) = time(|| sync(m.matmul(x.clone())));
+                        println!(
+                            "{rows:>5}x{cols:<5} t={tokens:<4} {:<22} first {f:>8.3} s  best {:>9.3} ms",
+                            format!("{ty} {schedule:?} {layout:?}"),
+                            b * 1e3
+                        );
+                    }
                 }
             }
         }

@@ -20,7 +20,7 @@ use burn::tensor::{DType, Device, DeviceKind, Int, Tensor, TensorData};
 use selene_gguf::GgmlType;
 use serde::{Deserialize, Serialize};
 
-pub use format::BlockFormat;
+pub use format::{BlockFormat, Layout};
 use matmul::TILE_M;
 pub use ops::{
     BlockMatmulOps, FusedOps, decode_attention_fused, dequantize_blocks, matmul_blocks, rms_norm_fused, rope_fused,
@@ -40,6 +40,7 @@ pub struct BlockMatrix {
     rows: usize,
     cols: usize,
     schedule: Schedule,
+    layout: Layout,
 }
 
 /// How the work of a kernel is spread over a device's units.
@@ -77,8 +78,7 @@ impl BlockMatrix {
     /// Uploads `rows x cols` values stored as consecutive ggml blocks of type `ty` (ggml's row
     /// order, each row a whole number of blocks).
     pub fn new(bytes: &[u8], ty: GgmlType, rows: usize, cols: usize, device: &Device) -> Result<Self, String> {
-        let limit = binding_limit(device).ok_or_else(|| format!("{device:?} runs no CubeCL kernels"))?;
-        Self::with_binding_limit(bytes, ty, rows, cols, device, limit)
+        Self::with_layout(bytes, ty, rows, cols, device, Layout::Planes)
     }
 
     /// [`BlockMatrix::new`] with chunks of at most `limit` bytes.
@@ -89,6 +89,31 @@ impl BlockMatrix {
         cols: usize,
         device: &Device,
         limit: u64,
+    ) -> Result<Self, String> {
+        Self::build(bytes, ty, rows, cols, device, limit, Layout::Planes)
+    }
+
+    /// [`BlockMatrix::new`] with the blocks laid out as `layout` says ([`format`]).
+    pub fn with_layout(
+        bytes: &[u8],
+        ty: GgmlType,
+        rows: usize,
+        cols: usize,
+        device: &Device,
+        layout: Layout,
+    ) -> Result<Self, String> {
+        let limit = binding_limit(device).ok_or_else(|| format!("{device:?} runs no CubeCL kernels"))?;
+        Self::build(bytes, ty, rows, cols, device, limit, layout)
+    }
+
+    fn build(
+        bytes: &[u8],
+        ty: GgmlType,
+        rows: usize,
+        cols: usize,
+        device: &Device,
+        limit: u64,
+        layout: Layout,
     ) -> Result<Self, String> {
         let format = BlockFormat::of(ty).ok_or_else(|| format!("no device kernel reads {ty} blocks"))?;
         let per_block = format.block_values();
@@ -104,7 +129,8 @@ impl BlockMatrix {
                 rows * row_bytes
             ));
         }
-        let chunk_bytes = |n: usize| format.device_words(n * row_blocks) as u64 * 4;
+        let layout = format.layout(layout);
+        let chunk_bytes = |n: usize| format.device_words(n * row_blocks, layout) as u64 * 4;
         let mut chunk_rows = rows;
         while chunk_rows > 1 && chunk_bytes(chunk_rows) > limit {
             chunk_rows = chunk_rows.div_ceil(2);
@@ -117,7 +143,7 @@ impl BlockMatrix {
         let chunks = bytes
             .chunks(chunk_rows * row_bytes)
             .map(|part| {
-                let words = format.pack(part);
+                let words = format.pack(part, layout);
                 let len = words.len();
                 Chunk {
                     words: Tensor::from_data(TensorData::new(words, [len]), (device, DType::U32)),
@@ -125,7 +151,7 @@ impl BlockMatrix {
                 }
             })
             .collect();
-        Ok(BlockMatrix { chunks, format, rows, cols, schedule: Schedule::of(device) })
+        Ok(BlockMatrix { chunks, format, rows, cols, schedule: Schedule::of(device), layout })
     }
 
     /// The same matrix computed with `schedule` instead of the one that suits its device.
@@ -136,6 +162,10 @@ impl BlockMatrix {
 
     pub fn format(&self) -> BlockFormat {
         self.format
+    }
+
+    pub fn layout(&self) -> Layout {
+        self.layout
     }
 
     /// `[rows, cols]`.
@@ -162,13 +192,20 @@ impl BlockMatrix {
         let mut parts = Vec::new();
         for chunk in &self.chunks {
             if self.multiplies_blocks(tokens) {
-                parts.push(matmul_blocks(x.clone(), chunk.words.clone(), self.format, chunk.rows, self.schedule));
+                parts.push(matmul_blocks(
+                    x.clone(),
+                    chunk.words.clone(),
+                    self.format,
+                    self.layout,
+                    chunk.rows,
+                    self.schedule,
+                ));
                 continue;
             }
             let step = (EXPANDED_VALUES / cols).max(1);
             for first in (0..chunk.rows).step_by(step) {
                 let rows = step.min(chunk.rows - first);
-                let w = dequantize_blocks(chunk.words.clone(), self.format, chunk.rows, first, rows, cols);
+                let w = dequantize_blocks(chunk.words.clone(), self.format, self.layout, chunk.rows, first, rows, cols);
                 parts.push(x.clone().matmul(w.transpose()));
             }
         }
@@ -197,7 +234,7 @@ impl BlockMatrix {
         let parts: Vec<Tensor<2>> = self
             .chunks
             .iter()
-            .map(|c| dequantize_blocks(c.words.clone(), self.format, c.rows, 0, c.rows, self.cols))
+            .map(|c| dequantize_blocks(c.words.clone(), self.format, self.layout, c.rows, 0, c.rows, self.cols))
             .collect();
         Tensor::cat(parts, 0)
     }

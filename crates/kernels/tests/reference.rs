@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use burn::tensor::{Device, DeviceKind, Tensor, TensorData};
 use selene_gguf::{GgmlType, GgufModel, codec};
-use selene_kernels::{BlockFormat, BlockMatrix, Schedule};
+use selene_kernels::{BlockFormat, BlockMatrix, Layout, Schedule};
 
 fn device() -> Device {
     match std::env::var("SELENE_KERNEL_DEVICE").as_deref() {
@@ -117,10 +117,16 @@ fn random_blocks_match_the_reference() {
             for bytes in
                 [random_blocks(ty, rows * blocks_per_row, &mut rng), quantized_random(ty, rows * cols, &mut rng)]
             {
-                let matrix = BlockMatrix::new(&bytes, ty, rows, cols, &device).unwrap();
-                for matrix in schedules(&matrix) {
-                    for tokens in TOKEN_COUNTS {
-                        check(&device, &matrix, &bytes, ty, tokens, &mut rng);
+                // The file's own layout too, where it differs from the planes.
+                for layout in Layout::ALL {
+                    let matrix = BlockMatrix::with_layout(&bytes, ty, rows, cols, &device, layout).unwrap();
+                    if matrix.layout() != layout {
+                        continue;
+                    }
+                    for matrix in schedules(&matrix) {
+                        for tokens in TOKEN_COUNTS {
+                            check(&device, &matrix, &bytes, ty, tokens, &mut rng);
+                        }
                     }
                 }
             }
@@ -166,7 +172,7 @@ fn matrices_split_by_rows_give_the_same_product() {
         let (rows, cols) = (45, 2 * format.block_values());
         let bytes = quantized_random(ty, rows * cols, &mut rng);
         // Room for about ten rows per buffer: five chunks, the last one short.
-        let limit = (format.device_words(10 * 2) * 4) as u64;
+        let limit = (format.device_words(10 * 2, Layout::Planes) * 4) as u64;
         let matrix = BlockMatrix::with_binding_limit(&bytes, ty, rows, cols, &device, limit).unwrap();
         assert!(matrix.chunks() >= 4, "{} chunks", matrix.chunks());
         for matrix in schedules(&matrix) {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use selene_gguf::{ModelLayout, TensorLocation, codec};
-use selene_kernels::{BlockFormat, BlockMatrix};
+use selene_kernels::{BlockFormat, BlockMatrix, Layout};
 
 use crate::config::LlamaConfig;
 use crate::error::{ModelError, Result};
@@ -137,7 +137,7 @@ impl StreamingLoader {
             Some(format)
                 if is_matrix && self.keep_quantized && BlockMatrix::supported(info.ggml_type, &self.device) =>
             {
-                format.device_words(info.dims[0] as usize / format.block_values()) as u64 * 4
+                format.device_words(info.dims[0] as usize / format.block_values(), Layout::Planes) as u64 * 4
             }
             _ => info.n_elements() * 4,
         }
