@@ -29,6 +29,7 @@ import math
 import os
 import struct
 import subprocess
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -59,10 +60,12 @@ class Layer0:
         self.embeddings = self.values("token_embd.weight")
         self.heads, self.kv_heads, self.dim = 9, 3, 64
 
+    @lru_cache(maxsize=None)
     def values(self, name):
         t = self.t[name]
         return dequantize(t.data, t.tensor_type).reshape(-1, int(t.shape[0])).astype(F32)
 
+    @lru_cache(maxsize=None)
     def q4_1(self, name):
         t = self.t[name]
         rows, blocks = int(t.shape[1]), int(t.shape[0]) // 32

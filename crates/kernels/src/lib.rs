@@ -81,18 +81,6 @@ impl BlockMatrix {
         Self::with_layout(bytes, ty, rows, cols, device, Layout::Planes)
     }
 
-    /// [`BlockMatrix::new`] with chunks of at most `limit` bytes.
-    pub fn with_binding_limit(
-        bytes: &[u8],
-        ty: GgmlType,
-        rows: usize,
-        cols: usize,
-        device: &Device,
-        limit: u64,
-    ) -> Result<Self, String> {
-        Self::build(bytes, ty, rows, cols, device, limit, Layout::Planes)
-    }
-
     /// [`BlockMatrix::new`] with the blocks laid out as `layout` says ([`format`]).
     pub fn with_layout(
         bytes: &[u8],
@@ -103,10 +91,11 @@ impl BlockMatrix {
         layout: Layout,
     ) -> Result<Self, String> {
         let limit = binding_limit(device).ok_or_else(|| format!("{device:?} runs no CubeCL kernels"))?;
-        Self::build(bytes, ty, rows, cols, device, limit, layout)
+        Self::with_binding_limit(bytes, ty, rows, cols, device, limit, layout)
     }
 
-    fn build(
+    /// [`BlockMatrix::with_layout`] with chunks of at most `limit` bytes.
+    pub fn with_binding_limit(
         bytes: &[u8],
         ty: GgmlType,
         rows: usize,

@@ -173,7 +173,7 @@ fn matrices_split_by_rows_give_the_same_product() {
         let bytes = quantized_random(ty, rows * cols, &mut rng);
         // Room for about ten rows per buffer: five chunks, the last one short.
         let limit = (format.device_words(10 * 2, Layout::Planes) * 4) as u64;
-        let matrix = BlockMatrix::with_binding_limit(&bytes, ty, rows, cols, &device, limit).unwrap();
+        let matrix = BlockMatrix::with_binding_limit(&bytes, ty, rows, cols, &device, limit, Layout::Planes).unwrap();
         assert!(matrix.chunks() >= 4, "{} chunks", matrix.chunks());
         for matrix in schedules(&matrix) {
             for tokens in [1, 9, 33] {
@@ -212,6 +212,6 @@ fn malformed_matrices_are_refused() {
     assert!(unknown.contains("Q2_K"), "{unknown}");
     let cpu = BlockMatrix::new(&bytes, GgmlType::Q4_0, 4, 32, &Device::flex()).unwrap_err();
     assert!(cpu.contains("CubeCL"), "{cpu}");
-    let tiny = BlockMatrix::with_binding_limit(&bytes, GgmlType::Q4_0, 2, 64, &device, 16).unwrap_err();
+    let tiny = BlockMatrix::with_binding_limit(&bytes, GgmlType::Q4_0, 2, 64, &device, 16, Layout::Planes).unwrap_err();
     assert!(tiny.contains("largest buffer"), "{tiny}");
 }
