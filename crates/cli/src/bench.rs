@@ -85,6 +85,8 @@ pub fn run(args: &Args) -> Result<()> {
             "decode": {"depth": decode_depth, "tokens": args.gen_tokens, "tokens_per_second": decode_rate},
             "peak_rss_bytes": rss,
             "device_memory_reserved_bytes": device_peak.reserved,
+            "weights_device_bytes": engine.model().device_bytes(),
+            "kv_cache_bytes": engine.model().cache_bytes(),
         });
         println!("{report}");
     } else {
@@ -97,9 +99,15 @@ pub fn run(args: &Args) -> Result<()> {
         if let Some(rss) = rss {
             println!("peak    {:.0} MiB resident", rss as f64 / 1048576.0);
         }
+        let mib = |bytes: usize| bytes as f64 / 1048576.0;
         if let Some(reserved) = device_peak.reserved {
-            println!("device  {:.0} MiB reserved at most", reserved as f64 / 1048576.0);
+            println!("device  {:.1} MiB reserved at most", mib(reserved as usize));
         }
+        println!(
+            "held    {:.1} MiB of weights, {:.1} MiB of KV cache",
+            mib(engine.model().device_bytes()),
+            mib(engine.model().cache_bytes())
+        );
     }
     Ok(())
 }

@@ -1,18 +1,20 @@
 //! Time of each block kernel, under each schedule and in each layout of the blocks (the planes
 //! selene uses and the file's raw bytes, where they differ), beside Burn's own f32 matmul of the same
-//! (expanded) weights, on one device: `cargo bench -p selene-kernels --bench kernel_timing
-//! [-- wgpu]` (default lavapipe; Chromium's SwiftShader with
-//! `VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json`). Prints the first call (shader
-//! compile included) and the best of five after it.
+//! (expanded) weights, and of the fused cached attention beside the same attention as Burn tensor
+//! operations, on one device: `cargo bench --workspace --bench kernel_timing [-- wgpu]
+//! [attention]` (default lavapipe; Chromium's SwiftShader with
+//! `VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json`; `attention` times only that).
+//! Prints the first call (shader compile included) and the best of five after it.
 
 use std::time::Instant;
 
-use burn::tensor::{Device, DeviceKind, Tensor, TensorData};
+use burn::tensor::activation::softmax;
+use burn::tensor::{Bool, Device, DeviceKind, Tensor, TensorData};
 use selene_gguf::codec;
-use selene_kernels::{BlockFormat, BlockMatrix, Layout, Schedule};
+use selene_kernels::{BlockFormat, BlockMatrix, Layout, Schedule, cached_attention_fused};
 
 /// Waits for `t` by reading it back whole (a few MB at most here).
-fn sync(t: Tensor<2>) {
+fn sync<const D: usize>(t: Tensor<D>) {
     let values: Vec<f32> = t.into_data().try_to_vec().unwrap();
     assert!(values.iter().all(|v| v.is_finite()));
 }
@@ -32,16 +34,24 @@ fn time(mut f: impl FnMut()) -> (f64, f64) {
 }
 
 fn main() {
-    let device = match std::env::args().nth(1).as_deref() {
-        Some("wgpu") => Device::wgpu(DeviceKind::DefaultDevice),
-        _ => selene_kernels::software_device(),
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let device = match args.iter().any(|a| a == "wgpu") {
+        true => Device::wgpu(DeviceKind::DefaultDevice),
+        false => selene_kernels::software_device(),
     };
+    if !args.iter().any(|a| a == "attention") {
+        products(&device);
+    }
+    attention(&device);
+}
+
+fn products(device: &Device) {
     // SmolLM2-135M's projections.
     for (rows, cols) in [(576usize, 576usize), (1536, 576), (576, 1536)] {
         let values: Vec<f32> = (0..rows * cols).map(|i| ((i * 7919 % 1000) as f32 / 1000.0 - 0.5) * 0.04).collect();
-        let dense = Tensor::<2>::from_data(TensorData::new(values.clone(), [rows, cols]), &device).transpose();
+        let dense = Tensor::<2>::from_data(TensorData::new(values.clone(), [rows, cols]), device).transpose();
         for tokens in [1usize, 64, 512] {
-            let x = Tensor::<2>::from_data(TensorData::new(vec![0.01f32; tokens * cols], [tokens, cols]), &device);
+            let x = Tensor::<2>::from_data(TensorData::new(vec![0.01f32; tokens * cols], [tokens, cols]), device);
             let (f, b) = time(|| sync(x.clone().matmul(dense.clone())));
             println!("{rows:>5}x{cols:<5} t={tokens:<4} {:<22} first {f:>8.3} s  best {:>9.3} ms", "burn f32", b * 1e3);
             for format in BlockFormat::ALL {
@@ -51,7 +61,7 @@ fn main() {
                 }
                 let bytes = codec::quantize_to_vec(ty, &values).unwrap();
                 for layout in Layout::ALL {
-                    let m = BlockMatrix::with_layout(&bytes, ty, rows, cols, &device, layout).unwrap();
+                    let m = BlockMatrix::with_layout(&bytes, ty, rows, cols, device, layout).unwrap();
                     if m.layout() != layout {
                         continue;
                     }
@@ -66,6 +76,53 @@ fn main() {
                     }
                 }
             }
+        }
+    }
+}
+
+/// SmolLM2-135M's attention shapes: 9 query heads over 3 cached heads of 64.
+const HEADS: usize = 9;
+const KV_HEADS: usize = 3;
+const HEAD_DIM: usize = 64;
+
+/// The last `seq` of `len` positions attending causally, as Burn tensor operations.
+fn tensor_attention(q: Tensor<4>, keys: Tensor<4>, values: Tensor<4>, seq: usize, len: usize) -> Tensor<4> {
+    let group = HEADS / KV_HEADS;
+    let used = [0..1, 0..KV_HEADS, 0..len, 0..HEAD_DIM];
+    let (k, v) = (keys.slice(used.clone()), values.slice(used));
+    let q = q.reshape([1, KV_HEADS, group * seq, HEAD_DIM]);
+    let mut scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(1.0 / (HEAD_DIM as f64).sqrt());
+    if seq > 1 {
+        let start = len - seq;
+        let mask: Vec<bool> = (0..group * seq).flat_map(|r| (0..len).map(move |k| k > start + r % seq)).collect();
+        let mask = Tensor::<2, Bool>::from_data(TensorData::new(mask, [group * seq, len]), &scores.device());
+        scores = scores.mask_fill(mask.unsqueeze::<4>(), f32::NEG_INFINITY);
+    }
+    softmax(scores, 3).matmul(v).reshape([1, HEADS, seq, HEAD_DIM])
+}
+
+fn attention(device: &Device) {
+    let capacity = 2128;
+    let filled = |n: usize, salt: usize| -> Vec<f32> {
+        (0..n).map(|i| ((i * 7919 + salt) % 1000) as f32 / 500.0 - 1.0).collect()
+    };
+    let cache = |salt| {
+        let shape = [1, KV_HEADS, capacity, HEAD_DIM];
+        Tensor::<4>::from_data(TensorData::new(filled(KV_HEADS * capacity * HEAD_DIM, salt), shape), device)
+    };
+    let (keys, values) = (cache(1), cache(2));
+    let scale = 1.0 / (HEAD_DIM as f32).sqrt();
+    // Decoding after 512 and 2,048 positions; prompts of 64 and 512 tokens from the start.
+    for (seq, len) in [(1, 512), (1, 2048), (64, 64), (512, 512)] {
+        let shape = [1, HEADS, seq, HEAD_DIM];
+        let q = Tensor::<4>::from_data(TensorData::new(filled(HEADS * seq * HEAD_DIM, 3), shape), device);
+        let label = format!("attention {seq:>4} tokens over {len:>4}");
+        let (f, b) = time(|| sync(tensor_attention(q.clone(), keys.clone(), values.clone(), seq, len)));
+        println!("{label} {:<18} first {f:>8.3} s  best {:>9.3} ms", "tensor ops", b * 1e3);
+        for schedule in Schedule::ALL {
+            let (f, b) =
+                time(|| sync(cached_attention_fused(q.clone(), keys.clone(), values.clone(), len, scale, schedule)));
+            println!("{label} {:<18} first {f:>8.3} s  best {:>9.3} ms", format!("fused {schedule:?}"), b * 1e3);
         }
     }
 }

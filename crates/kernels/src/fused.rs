@@ -2,7 +2,9 @@
 //!
 //! Decoding one token of a small model is bound by the number of kernel launches rather than by
 //! arithmetic: RMSNorm as tensor operations is five launches, rotary embeddings eight, attention
-//! over the cache four plus a mask. Each of these is one launch here.
+//! over the cache four plus a mask. Each of these is one launch here. Attention is one launch for
+//! a prompt's tokens too, and there it also saves memory: its scores, `heads x tokens x keys`
+//! floats (144 MiB for SmolLM2 at 2,048 tokens, more than the model), are never stored.
 
 use cubecl::prelude::*;
 
@@ -14,7 +16,7 @@ pub const ATTENTION_UNITS: usize = 64;
 /// Keys scored at a time by the attention kernel (its shared memory).
 const KEY_CHUNK: usize = 1024;
 /// Below every score, but finite: shader compilers may assume no infinities.
-const LOWEST: f32 = -1.0e30;
+pub(crate) const LOWEST: f32 = -1.0e30;
 
 /// `out = x / sqrt(mean(x²) + eps) * weight` over rows of `dim` values, one workgroup a row.
 #[cube(launch_unchecked)]
@@ -70,17 +72,18 @@ pub fn rope(
     out[base + i + half] = x2 * c + x1 * s;
 }
 
-/// Attention of one token over `len` cached positions: `q [heads, dim]`, caches
-/// `[kv_heads, capacity, dim]`, one workgroup per query head. Scores are taken a chunk of keys
-/// at a time with a running maximum and sum (the online softmax), so any context fits the
-/// kernel's few kilobytes of shared memory.
+/// Causal attention of the last `seq` of `len` cached positions: `q [heads, seq, dim]`, caches
+/// `[kv_heads, capacity, dim]`, one workgroup per query head and token; token `t` sees the first
+/// `len - seq + 1 + t` keys. Scores are taken a chunk of keys at a time with a running maximum
+/// and sum (the online softmax), so any context fits the kernel's few kilobytes of shared memory.
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
-pub fn decode_attention(
+pub fn cached_attention(
     q: &[f32],
     keys: &[f32],
     values: &[f32],
     out: &mut [f32],
+    seq: usize,
     len: usize,
     capacity: usize,
     group: usize,
@@ -88,9 +91,10 @@ pub fn decode_attention(
     #[comptime] dim: usize,
 ) {
     let unit = UNIT_POS_X as usize;
-    let head = CUBE_POS_X as usize;
+    let head = CUBE_POS_X as usize / seq;
+    let visible = len + 1 + CUBE_POS_X as usize % seq - seq;
     let cache = (head / group) * capacity * dim;
-    let query = head * dim;
+    let query = CUBE_POS_X as usize * dim;
     let mut scores = Shared::<[f32]>::new_slice(KEY_CHUNK);
     let mut partial = Shared::<[f32]>::new_slice(ATTENTION_UNITS);
     // Output dimensions unit, unit + ATTENTION_UNITS, ... belong to this unit.
@@ -104,8 +108,8 @@ pub fn decode_attention(
     let mut sum = 0.0f32;
 
     let mut c0 = 0usize;
-    while c0 < len {
-        let n = select(len - c0 < KEY_CHUNK, len - c0, KEY_CHUNK);
+    while c0 < visible {
+        let n = select(visible - c0 < KEY_CHUNK, visible - c0, KEY_CHUNK);
         let mut local = f32::new(LOWEST);
         let mut j = unit;
         while j < n {

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 pub use format::{BlockFormat, Layout};
 use matmul::TILE_M;
 pub use ops::{
-    BlockMatmulOps, FusedOps, decode_attention_fused, dequantize_blocks, matmul_blocks, rms_norm_fused, rope_fused,
+    BlockMatmulOps, FusedOps, cached_attention_fused, dequantize_blocks, matmul_blocks, rms_norm_fused, rope_fused,
 };
 
 /// The most weights a long prompt's product expands to f32 at a time (16 MiB): Burn's matrix
@@ -135,7 +135,9 @@ impl BlockMatrix {
                 let words = format.pack(part, layout);
                 let len = words.len();
                 Chunk {
-                    words: Tensor::from_data(TensorData::new(words, [len]), (device, DType::U32)),
+                    words: device.memory_persistent_allocations(TensorData::new(words, [len]), |data| {
+                        Tensor::from_data(data, (device, DType::U32))
+                    }),
                     rows: part.len() / row_bytes,
                 }
             })

@@ -13,11 +13,11 @@ use cubecl::prelude::*;
 use crate::Schedule;
 use crate::decode::RUN;
 use crate::format::{BlockFormat, Layout};
-use crate::fused::{ATTENTION_UNITS, NORM_UNITS, decode_attention, rms_norm, rope};
+use crate::fused::{ATTENTION_UNITS, NORM_UNITS, cached_attention, rms_norm, rope};
 use crate::matmul::{LANES, ROWS_PER_CUBE, TILE_M, TILE_N, TILE_UNITS, block_dequantize, block_matmul, block_matvec};
 use crate::serial::{
     SERIAL_TOKENS, SERIAL_UNITS, attention_scores, attention_softmax, attention_values, block_matmul_serial,
-    rms_norm_serial,
+    prompt_attention_serial, rms_norm_serial,
 };
 
 #[backend_extension(Cube, Fusion)]
@@ -70,10 +70,10 @@ pub trait FusedOps: Backend {
         start: usize,
     ) -> FloatTensor<Self>;
 
-    /// Attention of one token, `q [1, heads, 1, head_dim]`, over the first `len` positions of
-    /// the caches `[1, kv_heads, capacity, head_dim]`.
+    /// Causal attention of `q [1, heads, seq, head_dim]`, the last `seq` of the first `len`
+    /// positions of the caches `[1, kv_heads, capacity, head_dim]`, over those positions.
     #[fusion(dtype = q, shape = q)]
-    fn fused_decode_attention(
+    fn fused_cached_attention(
         q: FloatTensor<Self>,
         keys: FloatTensor<Self>,
         values: FloatTensor<Self>,
@@ -274,7 +274,7 @@ impl FusedOps for CubeBackend {
         out
     }
 
-    fn fused_decode_attention(
+    fn fused_cached_attention(
         q: CubeTensor,
         keys: CubeTensor,
         values: CubeTensor,
@@ -283,28 +283,54 @@ impl FusedOps for CubeBackend {
         schedule: Schedule,
     ) -> CubeTensor {
         let (q, out) = output_like(q);
-        if schedule == Schedule::Serial {
-            return serial_attention(q, into_contiguous(keys), into_contiguous(values), out, len, scale);
-        }
-        let (heads, dim) = (q.shape()[1], q.shape()[3]);
+        let (keys, values) = (into_contiguous(keys), into_contiguous(values));
+        let (heads, seq, dim) = (q.shape()[1], q.shape()[2], q.shape()[3]);
         let cache = keys.shape();
         let (kv_heads, capacity) = (cache[1], cache[2]);
-        // SAFETY: head `h` reads cache rows `(h / group) * capacity + 0..len`, `len <= capacity`.
+        assert!(
+            (1..=len).contains(&seq) && len <= capacity && q.shape()[0] == 1,
+            "attention of {seq} tokens over {len} cached positions of {capacity}"
+        );
+        if schedule == Schedule::Serial && seq == 1 {
+            return serial_attention(q, keys, values, out, len, scale);
+        }
+        let client = out.client.clone();
+        // SAFETY: query `h, t` reads cache rows `(h / group) * capacity + 0..len - seq + 1 + t`,
+        // all below `len <= capacity`; `q` and `out` are `heads x seq x dim`.
         unsafe {
-            decode_attention::launch_unchecked(
-                &out.client.clone(),
-                CubeCount::new_1d(heads as u32),
-                CubeDim::new_1d(ATTENTION_UNITS as u32),
-                q.into_buffer_arg(),
-                into_contiguous(keys).into_buffer_arg(),
-                into_contiguous(values).into_buffer_arg(),
-                out.clone().into_buffer_arg(),
-                len,
-                capacity,
-                heads / kv_heads,
-                scale,
-                dim,
-            );
+            match schedule {
+                Schedule::Serial => prompt_attention_serial::launch_unchecked(
+                    &client,
+                    CubeCount::new_1d((kv_heads * seq).div_ceil(SERIAL_UNITS) as u32),
+                    CubeDim::new_1d(SERIAL_UNITS as u32),
+                    q.into_buffer_arg(),
+                    keys.into_buffer_arg(),
+                    values.into_buffer_arg(),
+                    out.clone().into_buffer_arg(),
+                    kv_heads,
+                    seq,
+                    len,
+                    capacity,
+                    scale,
+                    heads / kv_heads,
+                    dim,
+                ),
+                Schedule::Workgroup => cached_attention::launch_unchecked(
+                    &client,
+                    CubeCount::new_1d((heads * seq) as u32),
+                    CubeDim::new_1d(ATTENTION_UNITS as u32),
+                    q.into_buffer_arg(),
+                    keys.into_buffer_arg(),
+                    values.into_buffer_arg(),
+                    out.clone().into_buffer_arg(),
+                    seq,
+                    len,
+                    capacity,
+                    heads / kv_heads,
+                    scale,
+                    dim,
+                ),
+            }
         }
         out
     }
@@ -437,8 +463,8 @@ pub fn rope_fused(
     ))
 }
 
-/// [`FusedOps::fused_decode_attention`] on Burn tensors.
-pub fn decode_attention_fused(
+/// [`FusedOps::fused_cached_attention`] on Burn tensors.
+pub fn cached_attention_fused(
     q: burn::tensor::Tensor<4>,
     keys: burn::tensor::Tensor<4>,
     values: burn::tensor::Tensor<4>,
@@ -446,7 +472,7 @@ pub fn decode_attention_fused(
     scale: f32,
     schedule: Schedule,
 ) -> burn::tensor::Tensor<4> {
-    burn::tensor::Tensor::from_dispatch(Dispatch::fused_decode_attention(
+    burn::tensor::Tensor::from_dispatch(Dispatch::fused_cached_attention(
         q.into_dispatch(),
         keys.into_dispatch(),
         values.into_dispatch(),

@@ -7,19 +7,23 @@
 //! a row between 32 units and reduce it in a few barrier steps, which suits a GPU and costs a
 //! software adapter more than the arithmetic: one 1536x576 Q4_1 matrix-vector product took
 //! 45.7 ms on SwiftShader that way and 5.2 ms with a unit per row (lavapipe: 9.6 and 6.7 ms;
-//! a hundred products queued, then read back once). Attention gets the same treatment, as three small kernels
-//! (scores, softmax, weighted values) instead of one with shared-memory reductions, and so do
+//! a hundred products queued, then read back once). Attention gets the same treatment: for one
+//! token as three small kernels (scores, softmax, weighted values) instead of one with
+//! shared-memory reductions, for a prompt's tokens as one kernel with a unit per query, and so do
 //! products with a few tokens, where each unit multiplies a decoded weight with eight of them.
 
 use cubecl::prelude::*;
 
 use crate::decode::{RUN, run_affine, run_quant};
 use crate::format::{BlockFormat, Layout};
+use crate::fused::LOWEST;
 use crate::matmul::locate;
 
 /// Units per workgroup of every kernel here; a workgroup is only a batch of independent units.
 pub const SERIAL_UNITS: usize = 64;
 
+/// Keys one unit of [`prompt_attention_serial`] scores before it rescales what it has summed.
+const KEYS_AT_ONCE: usize = 16;
 /// Tokens one unit of [`block_matmul_serial`] multiplies with each weight it decodes, when
 /// there is more than one.
 pub const SERIAL_TOKENS: usize = 8;
@@ -171,4 +175,109 @@ pub fn attention_values(
         acc += p[head * len + j] * values[cache + j * dim];
     }
     out[idx] = acc;
+}
+
+/// Causal attention of the last `seq` of `len` cached positions, one unit per cached head and
+/// token, computing the `group` query heads that share that cached head so each key and value
+/// is read once for all of them: `q` and `out` are `[heads, seq, dim]`, caches `[kv_heads,
+/// capacity, dim]`, and token `t` sees the first `len - seq + 1 + t` keys. Each query keeps a
+/// running maximum and sum of its scores (the online softmax) over [`KEYS_AT_ONCE`] keys at a
+/// time, so nothing but the output is stored.
+#[cube(launch_unchecked)]
+#[allow(clippy::too_many_arguments)]
+pub fn prompt_attention_serial(
+    q: &[f32],
+    keys: &[f32],
+    values: &[f32],
+    out: &mut [f32],
+    kv_heads: usize,
+    seq: usize,
+    len: usize,
+    capacity: usize,
+    scale: f32,
+    #[comptime] group: usize,
+    #[comptime] dim: usize,
+) {
+    let idx = ABSOLUTE_POS;
+    if idx >= kv_heads * seq {
+        terminate!();
+    }
+    let (head, token) = (idx / seq, idx % seq);
+    let visible = len + 1 + token - seq;
+    let cache = head * capacity * dim;
+    // Query head `head * group + g` of this token starts at `(head * group + g) * seq + token`.
+    let mut query = Array::<f32>::new(comptime!(group * dim));
+    let mut acc = Array::<f32>::new(comptime!(group * dim));
+    let mut max = Array::<f32>::new(group);
+    let mut sum = Array::<f32>::new(group);
+    #[unroll]
+    for g in 0..group {
+        let base = ((head * group + g) * seq + token) * dim;
+        #[unroll]
+        for i in 0..dim {
+            query[g * dim + i] = q[base + i] * scale;
+            acc[g * dim + i] = 0.0;
+        }
+        max[g] = f32::new(LOWEST);
+        sum[g] = 0.0;
+    }
+    let mut scores = Array::<f32>::new(comptime!(group * KEYS_AT_ONCE));
+    let mut c0 = 0usize;
+    while c0 < visible {
+        let n = select(visible - c0 < KEYS_AT_ONCE, visible - c0, KEYS_AT_ONCE);
+        for k in 0..n {
+            let key = cache + (c0 + k) * dim;
+            #[unroll]
+            for g in 0..group {
+                scores[g * KEYS_AT_ONCE + k] = 0.0;
+            }
+            #[unroll]
+            for i in 0..dim {
+                let component = keys[key + i];
+                #[unroll]
+                for g in 0..group {
+                    scores[g * KEYS_AT_ONCE + k] += query[g * dim + i] * component;
+                }
+            }
+        }
+        #[unroll]
+        for g in 0..group {
+            let mut new_max = max[g];
+            for k in 0..n {
+                new_max = f32::max(new_max, scores[g * KEYS_AT_ONCE + k]);
+            }
+            let correction = f32::exp(max[g] - new_max);
+            sum[g] *= correction;
+            #[unroll]
+            for i in 0..dim {
+                acc[g * dim + i] *= correction;
+            }
+            for k in 0..n {
+                let p = f32::exp(scores[g * KEYS_AT_ONCE + k] - new_max);
+                scores[g * KEYS_AT_ONCE + k] = p;
+                sum[g] += p;
+            }
+            max[g] = new_max;
+        }
+        for k in 0..n {
+            let value = cache + (c0 + k) * dim;
+            #[unroll]
+            for i in 0..dim {
+                let component = values[value + i];
+                #[unroll]
+                for g in 0..group {
+                    acc[g * dim + i] += scores[g * KEYS_AT_ONCE + k] * component;
+                }
+            }
+        }
+        c0 += KEYS_AT_ONCE;
+    }
+    #[unroll]
+    for g in 0..group {
+        let base = ((head * group + g) * seq + token) * dim;
+        #[unroll]
+        for i in 0..dim {
+            out[base + i] = acc[g * dim + i] / sum[g];
+        }
+    }
 }

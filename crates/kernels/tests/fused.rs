@@ -2,7 +2,7 @@
 //! lavapipe (`SELENE_KERNEL_DEVICE=wgpu` for a real GPU).
 
 use burn::tensor::{Device, DeviceKind, Tensor, TensorData};
-use selene_kernels::{Schedule, decode_attention_fused, rms_norm_fused, rope_fused};
+use selene_kernels::{Schedule, cached_attention_fused, rms_norm_fused, rope_fused};
 
 fn device() -> Device {
     match std::env::var("SELENE_KERNEL_DEVICE").as_deref() {
@@ -87,42 +87,46 @@ fn rope_matches_its_definition() {
 }
 
 #[test]
-fn decode_attention_matches_its_definition() {
+fn cached_attention_matches_its_definition() {
     let device = device();
     let (heads, kv_heads, dim, capacity) = (6, 2, 64, 2500);
     let group = heads / kv_heads;
-    let q = values(heads * dim, 5);
     let keys = values(kv_heads * capacity * dim, 6);
     let vals = values(kv_heads * capacity * dim, 7);
     let scale = 1.0 / (dim as f32).sqrt();
-    // One key, a few, and more than one chunk of the kernel's shared memory.
-    for len in [1, 5, 1500, 2500] {
+    // One token over one key, a few, and more than one chunk of the workgroup kernel's shared
+    // memory; prompts from the start of the cache and after earlier positions.
+    for (seq, len) in [(1, 1), (1, 5), (1, 1500), (1, 2500), (7, 7), (7, 40), (33, 1500)] {
+        let q = values(heads * seq * dim, 5 + seq as u64);
         let mut reference = Vec::new();
         for h in 0..heads {
             let cache = (h / group) * capacity * dim;
-            let scores: Vec<f64> = (0..len)
-                .map(|j| {
-                    (0..dim).map(|i| q[h * dim + i] as f64 * keys[cache + j * dim + i] as f64).sum::<f64>()
-                        * scale as f64
-                })
-                .collect();
-            let max = scores.iter().copied().fold(f64::MIN, f64::max);
-            let p: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
-            let total: f64 = p.iter().sum();
-            for i in 0..dim {
-                reference.push((0..len).map(|j| p[j] * vals[cache + j * dim + i] as f64).sum::<f64>() / total);
+            for t in 0..seq {
+                let query = &q[(h * seq + t) * dim..][..dim];
+                let visible = len - seq + 1 + t;
+                let scores: Vec<f64> = (0..visible)
+                    .map(|j| {
+                        (0..dim).map(|i| query[i] as f64 * keys[cache + j * dim + i] as f64).sum::<f64>() * scale as f64
+                    })
+                    .collect();
+                let max = scores.iter().copied().fold(f64::MIN, f64::max);
+                let p: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+                let total: f64 = p.iter().sum();
+                for i in 0..dim {
+                    reference.push((0..visible).map(|j| p[j] * vals[cache + j * dim + i] as f64).sum::<f64>() / total);
+                }
             }
         }
         for schedule in Schedule::ALL {
-            let ours = host(decode_attention_fused(
-                tensor(&q, [1, heads, 1, dim], &device),
+            let ours = host(cached_attention_fused(
+                tensor(&q, [1, heads, seq, dim], &device),
                 tensor(&keys, [1, kv_heads, capacity, dim], &device),
                 tensor(&vals, [1, kv_heads, capacity, dim], &device),
                 len,
                 scale,
                 schedule,
             ));
-            assert_close(&ours, &reference, &format!("attention over {len} keys, {schedule:?}"));
+            assert_close(&ours, &reference, &format!("{seq} tokens over {len} keys, {schedule:?}"));
         }
     }
 }

@@ -1,9 +1,10 @@
 //! Grouped-query self-attention with a preallocated key/value cache.
 //!
 //! Queries are grouped by the key/value head they share, `[batch, kv_heads, group * seq, dim]`,
-//! so keys and values are used as stored instead of being repeated per query head. Decoding one
-//! token on a device with the kernels of `selene-kernels` attends in one fused kernel that reads
-//! the cache in place.
+//! so keys and values are used as stored instead of being repeated per query head. On a device
+//! with the kernels of `selene-kernels`, one sequence with a cache attends in one fused kernel
+//! that reads the cache in place and stores no scores, whether it is decoding one token or
+//! reading a prompt.
 
 use burn::module::Module;
 use burn::tensor::activation::softmax;
@@ -34,15 +35,18 @@ pub struct LayerCache {
     keys: Tensor<4>,
     values: Tensor<4>,
     len: usize,
-    /// How one token attends through the kernels of `selene-kernels`, where they run.
+    /// How a sequence attends through the kernels of `selene-kernels`, where they run.
     kernels: Option<Schedule>,
 }
 
 impl LayerCache {
     pub fn new(batch: usize, kv_heads: usize, capacity: usize, head_dim: usize, device: &Device) -> Self {
+        // In Burn's persistent pool, as the weights are (`crate::weights::upload`): written in
+        // place for the cache's life, not pages shared with short-lived tensors.
+        let zeros = |shape| device.memory_persistent_allocations(shape, |shape| Tensor::zeros(shape, device));
         LayerCache {
-            keys: Tensor::zeros([batch, kv_heads, capacity, head_dim], device),
-            values: Tensor::zeros([batch, kv_heads, capacity, head_dim], device),
+            keys: zeros([batch, kv_heads, capacity, head_dim]),
+            values: zeros([batch, kv_heads, capacity, head_dim]),
             len: 0,
             kernels: selene_kernels::kernel_schedule(device),
         }
@@ -58,6 +62,12 @@ impl LayerCache {
 
     pub fn capacity(&self) -> usize {
         self.keys.dims()[2]
+    }
+
+    /// Whether attention through this cache reads it in place with the fused kernel and stores
+    /// no scores.
+    pub fn attends_in_place(&self) -> bool {
+        self.kernels.is_some() && self.keys.dims()[0] == 1
     }
 
     /// Forgets positions from `len` on (for reusing a shared prompt prefix).
@@ -97,7 +107,7 @@ impl Attention {
             Some(cache) => {
                 cache.append(k, v);
                 match cache.kernels {
-                    Some(schedule) if batch == 1 && seq == 1 => selene_kernels::decode_attention_fused(
+                    Some(schedule) if batch == 1 => selene_kernels::cached_attention_fused(
                         q,
                         cache.keys.clone(),
                         cache.values.clone(),

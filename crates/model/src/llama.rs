@@ -2,6 +2,7 @@
 
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Int, Tensor, TensorData, module::embedding};
+use selene_kernels::BlockMatrix;
 
 use crate::attention::{Attention, LayerCache};
 use crate::config::LlamaConfig;
@@ -71,6 +72,11 @@ impl KvCache {
         self.layers.first().map_or(0, LayerCache::capacity)
     }
 
+    /// Whether attention through this cache stores no scores ([`LayerCache::attends_in_place`]).
+    pub fn attends_in_place(&self) -> bool {
+        self.layers.iter().all(LayerCache::attends_in_place)
+    }
+
     /// Keeps only the first `len` positions.
     pub fn truncate(&mut self, len: usize) {
         self.layers.iter_mut().for_each(|l| l.truncate(len));
@@ -133,6 +139,25 @@ impl Llama {
     /// The longest sequence this instance can process.
     pub fn max_positions(&self) -> usize {
         self.rope.positions()
+    }
+
+    /// Bytes the weights take on the device: f32 parameters and ggml blocks (the host embedding
+    /// table is not on the device).
+    pub fn device_bytes(&self) -> usize {
+        let linears = self.layers.iter().flat_map(|l| {
+            let (a, m) = (&l.self_attn, &l.mlp);
+            [&a.q_proj, &a.k_proj, &a.v_proj, &a.o_proj, &m.gate_proj, &m.up_proj, &m.down_proj]
+        });
+        let blocks: usize =
+            linears.chain(&self.lm_head).filter_map(Linear::blocks).map(BlockMatrix::device_bytes).sum();
+        blocks + self.num_params() * std::mem::size_of::<f32>()
+    }
+
+    /// Bytes a [`KvCache`] of this model takes on the device: keys and values in f32 for
+    /// [`max_positions`](Self::max_positions) in every layer.
+    pub fn cache_bytes(&self) -> usize {
+        let c = &self.config;
+        2 * c.num_layers * c.num_kv_heads * c.head_dim * self.max_positions() * std::mem::size_of::<f32>()
     }
 
     pub fn new_cache(&self, device: &Device) -> KvCache {

@@ -5,6 +5,7 @@
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::config::RopeConfig;
+use crate::weights::upload;
 
 #[derive(Clone, Debug)]
 pub struct Rope {
@@ -30,8 +31,8 @@ impl Rope {
             }
         }
         Rope {
-            cos: Tensor::from_data(TensorData::new(cos, [positions, half]), device),
-            sin: Tensor::from_data(TensorData::new(sin, [positions, half]), device),
+            cos: upload(TensorData::new(cos, [positions, half]), device),
+            sin: upload(TensorData::new(sin, [positions, half]), device),
             positions,
             half,
             kernels: selene_kernels::runs_kernels(device),

@@ -21,7 +21,7 @@ use crate::config::LlamaConfig;
 use crate::error::{ModelError, Result};
 use crate::layers::Linear;
 use crate::llama::Llama;
-use crate::weights::{EmbeddingTable, LayerWeight, Weight, WeightSource, linear_from_blocks};
+use crate::weights::{EmbeddingTable, LayerWeight, Weight, WeightSource, linear_from_blocks, upload};
 
 const ROPE_FREQS: &str = "rope_freqs.weight";
 
@@ -168,7 +168,7 @@ impl StreamingLoader {
             }
             Role::Weight(_) if shape.len() == 1 => {
                 let values = codec::dequantize_to_vec(ty, bytes, shape[0] as usize).map_err(|e| fail(e.to_string()))?;
-                let vector = Tensor::from_data(TensorData::new(values, [shape[0] as usize]), &self.device);
+                let vector = upload(TensorData::new(values, [shape[0] as usize]), &self.device);
                 self.built.insert(name.into(), Built::Vector(vector));
             }
             Role::Weight(weight) => {

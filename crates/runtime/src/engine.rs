@@ -50,7 +50,13 @@ struct CachedTokens {
     cache: KvCache,
 }
 
-/// The most bytes of attention scores one forward pass may need (see `forward_in_parts`).
+/// The most tokens of a prompt one forward pass takes (llama.cpp's default micro-batch).
+const PART_TOKENS: usize = 512;
+/// A pass's activations are held to this fraction of the bytes of the weights and cache: with
+/// the allocator's page rounding, SmolLM2 at a 2,128-token context then stays within 10% of its
+/// file and cache on the device.
+const ACTIVATION_SHARE: usize = 64;
+/// The most bytes of attention scores one forward pass may need, where attention stores them.
 const SCORE_BYTES: usize = 64 << 20;
 
 /// One step of generation as the caller sees it.
@@ -239,20 +245,34 @@ impl Engine {
         Sampler::new(&GenerationConfig { logprobs: n, ..Default::default() }).choose(logits).await
     }
 
-    /// The logits after `tokens`, computed through `cache` a part of the prompt at a time: the
-    /// attention scores of one pass are `heads x tokens x keys` floats, which for a long prompt
-    /// exceed what one device buffer may hold (lavapipe refused 144 MiB for SmolLM2 at 2,048
-    /// tokens; an 8B model at 4,096 would need 2 GiB). Parts keep them within
-    /// [`SCORE_BYTES`], as llama.cpp's micro-batches do.
+    /// The logits after `tokens`, computed through `cache` a part of the prompt at a time, so that
+    /// what one pass holds besides the weights and the cache stays small: the activations, which
+    /// grow with the tokens of a pass, and, where attention stores its scores (not through the
+    /// fused kernel), `heads x tokens x keys` floats, which for a long prompt exceed what one
+    /// device buffer may hold (lavapipe refused 144 MiB for SmolLM2 at 2,048 tokens).
     fn forward_in_parts(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Tensor<2>> {
-        let config = self.llama.config();
-        let per_token = config.num_heads * cache.capacity() * std::mem::size_of::<f32>();
-        let part = (SCORE_BYTES / per_token.max(1)).max(1);
+        let part = self.part_tokens(cache);
         let (earlier, last) = tokens.split_at(tokens.len() - tokens.len().min(part));
         for piece in earlier.chunks(part) {
             self.llama.forward(piece, cache, Logits::Last)?;
         }
         Ok(self.llama.forward(last, cache, Logits::Last)?)
+    }
+
+    /// Tokens per pass of [`forward_in_parts`](Self::forward_in_parts): at most [`PART_TOKENS`],
+    /// with activations (the feed-forward's gate, up and their product and the hidden states
+    /// around them, in f32) of at most 1/[`ACTIVATION_SHARE`] of what the weights and cache take,
+    /// and attention scores, where they are stored, of at most [`SCORE_BYTES`].
+    fn part_tokens(&self, cache: &KvCache) -> usize {
+        let config = self.llama.config();
+        let f32_bytes = std::mem::size_of::<f32>();
+        let activations = (3 * config.intermediate_size + 4 * config.hidden_size) * f32_bytes;
+        let held = self.llama.device_bytes() + self.llama.cache_bytes();
+        let mut part = PART_TOKENS.min(held / ACTIVATION_SHARE / activations.max(1));
+        if !cache.attends_in_place() {
+            part = part.min(SCORE_BYTES / (config.num_heads * cache.capacity() * f32_bytes).max(1));
+        }
+        part.max(1)
     }
 
     /// The last call's cache cut back to the longest start it shares with `prompt` (an empty
