@@ -8,7 +8,7 @@
 
 use cubecl::prelude::*;
 
-use crate::reduce::{max_in_place, sum_in_place};
+use crate::reduce::{Combine, row_reduce};
 
 /// Units per row of the normalization kernel, and per head of the attention kernel.
 pub const NORM_UNITS: usize = 128;
@@ -20,7 +20,7 @@ pub(crate) const LOWEST: f32 = -1.0e30;
 
 /// `out = x / sqrt(mean(x²) + eps) * weight` over rows of `dim` values, one workgroup a row.
 #[cube(launch_unchecked)]
-pub fn rms_norm(x: &[f32], weight: &[f32], out: &mut [f32], dim: usize, eps: f32) {
+pub fn rms_norm(x: &[f32], weight: &[f32], out: &mut [f32], dim: usize, eps: f32, #[comptime] subgroups: bool) {
     let unit = UNIT_POS_X as usize;
     let base = CUBE_POS_X as usize * dim;
     let mut partial = Shared::<[f32]>::new_slice(NORM_UNITS);
@@ -31,10 +31,8 @@ pub fn rms_norm(x: &[f32], weight: &[f32], out: &mut [f32], dim: usize, eps: f32
         squares += v * v;
         i += NORM_UNITS;
     }
-    partial[unit] = squares;
-    sync_cube();
-    sum_in_place(&mut partial, 0, unit, NORM_UNITS);
-    let inverse = 1.0f32 / f32::sqrt(partial[0] / f32::cast_from(dim) + eps);
+    let total = row_reduce(squares, &mut partial, 0, unit, NORM_UNITS, Combine::Sum, subgroups);
+    let inverse = 1.0f32 / f32::sqrt(total / f32::cast_from(dim) + eps);
     i = unit;
     while i < dim {
         out[base + i] = x[base + i] * inverse * weight[i];
@@ -89,6 +87,7 @@ pub fn cached_attention(
     group: usize,
     scale: f32,
     #[comptime] dim: usize,
+    #[comptime] subgroups: bool,
 ) {
     let unit = UNIT_POS_X as usize;
     let head = CUBE_POS_X as usize / seq;
@@ -124,10 +123,7 @@ pub fn cached_attention(
             local = f32::max(local, score);
             j += ATTENTION_UNITS;
         }
-        partial[unit] = local;
-        sync_cube();
-        max_in_place(&mut partial, 0, unit, ATTENTION_UNITS);
-        let new_max = f32::max(max, partial[0]);
+        let new_max = f32::max(max, row_reduce(local, &mut partial, 0, unit, ATTENTION_UNITS, Combine::Max, subgroups));
         sync_cube();
 
         let mut local_sum = 0.0f32;
@@ -138,11 +134,9 @@ pub fn cached_attention(
             local_sum += p;
             j += ATTENTION_UNITS;
         }
-        partial[unit] = local_sum;
-        sync_cube();
-        sum_in_place(&mut partial, 0, unit, ATTENTION_UNITS);
+        let chunk_sum = row_reduce(local_sum, &mut partial, 0, unit, ATTENTION_UNITS, Combine::Sum, subgroups);
         let correction = f32::exp(max - new_max);
-        sum = sum * correction + partial[0];
+        sum = sum * correction + chunk_sum;
         max = new_max;
 
         #[unroll]

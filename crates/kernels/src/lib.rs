@@ -48,13 +48,17 @@ pub struct BlockMatrix {
 pub enum Schedule {
     /// A GPU: the units of a workgroup share a row and reduce it in workgroup memory.
     Workgroup,
+    /// A GPU with subgroups of at most [`ROW_UNITS`] units (CUDA's warps of 32; NVIDIA, Apple
+    /// and most Intel and AMD adapters under Vulkan, Metal or WebGPU): as `Workgroup`, but each
+    /// subgroup reduces its part of a row in registers and one barrier joins the parts.
+    Subgroup,
     /// An adapter with no card behind it (lavapipe, SwiftShader): one unit per output, no
     /// barriers ([`serial`] says why).
     Serial,
 }
 
 impl Schedule {
-    pub const ALL: [Schedule; 2] = [Schedule::Workgroup, Schedule::Serial];
+    pub const ALL: [Schedule; 3] = [Schedule::Workgroup, Schedule::Subgroup, Schedule::Serial];
 
     /// The schedule that suits `device` ([`kernel_schedule`], `Workgroup` where no kernels run).
     pub fn of(device: &Device) -> Schedule {
@@ -210,7 +214,7 @@ impl BlockMatrix {
     /// to f32 for the device's own matrix product.
     fn multiplies_blocks(&self, tokens: usize) -> bool {
         match self.schedule {
-            Schedule::Workgroup => tokens <= TILE_M,
+            Schedule::Workgroup | Schedule::Subgroup => tokens <= TILE_M,
             // A browser's software adapter is SwiftShader, whose barriers make the tiled product
             // slower than the serial kernel at any length (512 tokens through 1536x576: 2.47 s
             // against 1.43 s); natively it is lavapipe, where the tiled product wins on long
@@ -247,15 +251,26 @@ pub fn tune_briefly() {
     let _ = CubeClRuntimeConfig::try_set(config);
 }
 
+/// The fewest units that share a row in any reduction of the workgroup kernels (the
+/// matrix-vector kernel's lanes): the largest subgroup [`Schedule::Subgroup`] can use.
+pub const ROW_UNITS: usize = matmul::LANES;
+
 /// How this crate's kernels run on `device`, or `None` where they do not run at all:
 /// [`Schedule::Serial`] where CubeCL finds no physical card behind the adapter (a CPU Vulkan
-/// driver, a browser's fallback adapter).
+/// driver, a browser's fallback adapter), [`Schedule::Subgroup`] where the device has subgroup
+/// operations and none of its subgroup sizes exceeds [`ROW_UNITS`].
 pub fn kernel_schedule(device: &Device) -> Option<Schedule> {
-    match device.as_dispatch() {
-        DispatchDevice::Cube(cube) if cube.client().properties().identity.physical.is_none() => Some(Schedule::Serial),
-        DispatchDevice::Cube(_) => Some(Schedule::Workgroup),
-        _ => None,
+    let DispatchDevice::Cube(cube) = device.as_dispatch() else {
+        return None;
+    };
+    let client = cube.client();
+    let properties = client.properties();
+    if properties.identity.physical.is_none() {
+        return Some(Schedule::Serial);
     }
+    let subgroups = properties.features.plane.contains(cubecl::features::Plane::Ops)
+        && (1..=ROW_UNITS as u32).contains(&properties.hardware.plane_size_max);
+    Some(if subgroups { Schedule::Subgroup } else { Schedule::Workgroup })
 }
 
 /// The CPU's software Vulkan adapter (lavapipe where Mesa is installed), with Burn's tuning kept

@@ -4,22 +4,24 @@
 //!
 //! Decoding one token reads every weight once and does two flops per weight, so it is bound by
 //! memory bandwidth: the matrix-vector kernel gives each row to a group of units that walk its
-//! runs in step (neighbouring units read neighbouring blocks), decode in registers and reduce in
-//! shared memory. Up to one tile of tokens ([`TILE_M`]), the tiled kernel decodes each weight
-//! once into shared memory and multiplies it with the tokens. Beyond that it would decode every
-//! weight once per tile of tokens, and the device's own matrix product (Burn's, tuned per
-//! adapter: tensor cores on CUDA) is faster anyway, so a long prompt expands a few rows of
-//! blocks at a time into a small f32 buffer and multiplies that: on lavapipe, 512 tokens through
-//! a 1536x576 matrix take 1.65 s in the tiled kernel and 0.49 s in Burn's product.
+//! runs in step (neighbouring units read neighbouring blocks), decode in registers and reduce
+//! with subgroup sums where the device has them, else in shared memory ([`crate::reduce`]). Up
+//! to one tile of tokens ([`TILE_M`]), the tiled kernel decodes each weight once into shared
+//! memory and multiplies it with the tokens. Beyond that it would decode every weight once per
+//! tile of tokens, and the device's own matrix product (Burn's, tuned per adapter: tensor cores
+//! on CUDA) is faster anyway, so a long prompt expands a few rows of blocks at a time into a
+//! small f32 buffer and multiplies that: on lavapipe, 512 tokens through a 1536x576 matrix take
+//! 1.65 s in the tiled kernel and 0.49 s in Burn's product.
 //!
-//! Both accumulate in f32 and need nothing beyond WebGPU's baseline: no `shader-f16`, no
-//! subgroups, at most 12 KiB of workgroup memory and 128 units per workgroup.
+//! Both accumulate in f32 and need nothing beyond WebGPU's baseline: no `shader-f16`, subgroups
+//! only where the device has them, at most 12 KiB of workgroup memory and 128 units per
+//! workgroup.
 
 use cubecl::prelude::*;
 
 use crate::decode::{RUN, run_affine, run_quant, runs_per_block};
 use crate::format::{BlockFormat, Layout};
-use crate::reduce::sum_in_place;
+use crate::reduce::{Combine, row_reduce};
 
 /// Units that share one row in the matrix-vector kernel.
 pub const LANES: usize = 32;
@@ -65,9 +67,11 @@ pub fn block_matvec(
     plane: usize,
     #[comptime] format: BlockFormat,
     #[comptime] layout: Layout,
+    #[comptime] subgroups: bool,
 ) {
-    let lane = UNIT_POS_X as usize;
-    let slot = UNIT_POS_Y as usize;
+    // A one-dimensional workgroup: WGSL defines no subgroups in a multi-dimensional one.
+    let lane = UNIT_POS as usize % LANES;
+    let slot = UNIT_POS as usize / LANES;
     let row = CUBE_POS_X as usize * ROWS_PER_CUBE + slot;
     let mut partial = Shared::<[f32]>::new_slice(LANES * ROWS_PER_CUBE);
 
@@ -91,11 +95,9 @@ pub fn block_matvec(
         }
     }
 
-    partial[slot * LANES + lane] = acc;
-    sync_cube();
-    sum_in_place(&mut partial, slot * LANES, lane, LANES);
+    let total = row_reduce(acc, &mut partial, slot * LANES, lane, LANES, Combine::Sum, subgroups);
     if lane == 0 && row < rows {
-        out[row] = partial[slot * LANES];
+        out[row] = total;
     }
 }
 

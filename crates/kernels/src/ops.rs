@@ -131,7 +131,7 @@ impl BlockMatmulOps for CubeBackend {
                 block_matvec::launch_unchecked(
                     &client,
                     CubeCount::new_1d(rows.div_ceil(ROWS_PER_CUBE) as u32),
-                    CubeDim::new_2d(LANES as u32, ROWS_PER_CUBE as u32),
+                    CubeDim::new_1d((LANES * ROWS_PER_CUBE) as u32),
                     blocks.into_buffer_arg(),
                     x.into_buffer_arg(),
                     out.clone().into_buffer_arg(),
@@ -140,6 +140,7 @@ impl BlockMatmulOps for CubeBackend {
                     plane,
                     format,
                     layout,
+                    schedule == Schedule::Subgroup,
                 );
             } else {
                 block_matmul::launch_unchecked(
@@ -243,6 +244,7 @@ impl FusedOps for CubeBackend {
                 out.clone().into_buffer_arg(),
                 dim,
                 eps,
+                schedule == Schedule::Subgroup,
             );
         }
         out
@@ -315,7 +317,7 @@ impl FusedOps for CubeBackend {
                     heads / kv_heads,
                     dim,
                 ),
-                Schedule::Workgroup => cached_attention::launch_unchecked(
+                Schedule::Workgroup | Schedule::Subgroup => cached_attention::launch_unchecked(
                     &client,
                     CubeCount::new_1d((heads * seq) as u32),
                     CubeDim::new_1d(ATTENTION_UNITS as u32),
@@ -329,6 +331,7 @@ impl FusedOps for CubeBackend {
                     heads / kv_heads,
                     scale,
                     dim,
+                    schedule == Schedule::Subgroup,
                 ),
             }
         }
