@@ -1,17 +1,18 @@
 //! Time of each block kernel, under each schedule and in each layout of the blocks (the planes
 //! selene uses and the file's raw bytes, where they differ), beside Burn's own f32 matmul of the same
 //! (expanded) weights, and of the fused cached attention beside the same attention as Burn tensor
-//! operations, on one device: `cargo bench --workspace --bench kernel_timing [-- wgpu]
-//! [attention]` (default lavapipe; Chromium's SwiftShader with
-//! `VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json`; `attention` times only that).
-//! Prints the first call (shader compile included) and the best of five after it.
+//! operations, and of choosing the best logits on the device beside reading the row back and
+//! choosing on the host, on one device: `cargo bench --workspace --bench kernel_timing [-- wgpu]
+//! [attention | select]` (default lavapipe; Chromium's SwiftShader with
+//! `VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json`; `attention` or `select` times
+//! only that). Prints the first call (shader compile included) and the best of five after it.
 
 use std::time::Instant;
 
 use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Device, DeviceKind, Tensor, TensorData};
 use selene_gguf::codec;
-use selene_kernels::{BlockFormat, BlockMatrix, Layout, Schedule, cached_attention_fused};
+use selene_kernels::{BlockFormat, BlockMatrix, Layout, Schedule, cached_attention_fused, top_candidates};
 
 /// Waits for `t` by reading it back whole (a few MB at most here).
 fn sync<const D: usize>(t: Tensor<D>) {
@@ -39,10 +40,16 @@ fn main() {
         true => Device::wgpu(DeviceKind::DefaultDevice),
         false => selene_kernels::software_device(),
     };
-    if !args.iter().any(|a| a == "attention") {
+    let only = |what: &str| args.iter().any(|a| a == what);
+    if !only("attention") && !only("select") {
         products(&device);
     }
-    attention(&device);
+    if !only("select") {
+        attention(&device);
+    }
+    if !only("attention") {
+        selection(&device);
+    }
 }
 
 fn products(device: &Device) {
@@ -123,6 +130,36 @@ fn attention(device: &Device) {
             let (f, b) =
                 time(|| sync(cached_attention_fused(q.clone(), keys.clone(), values.clone(), len, scale, schedule)));
             println!("{label} {:<18} first {f:>8.3} s  best {:>9.3} ms", format!("fused {schedule:?}"), b * 1e3);
+        }
+    }
+}
+
+/// The best `k` of a logits row (SmolLM2's and Llama 3's vocabularies) with their
+/// log-normalizer: on the device, reading back `2k + 1` numbers, or on the host after reading the
+/// whole row back, as the runtime does for more candidates than the kernels take.
+fn selection(device: &Device) {
+    for vocab in [49_152usize, 128_256] {
+        let row: Vec<f32> = (0..vocab).map(|i| ((i * 7919) % 10_007) as f32 / 500.0).collect();
+        let logits = Tensor::<2>::from_data(TensorData::new(row, [1, vocab]), device);
+        for k in [5usize, 40, 64] {
+            let label = format!("best {k:>2} of {vocab:>6} logits");
+            let (f, b) = time(|| {
+                let found: Vec<f32> = top_candidates(logits.clone(), k).into_data().try_to_vec().unwrap();
+                assert!(found[0] >= 0.0);
+            });
+            println!("{label} {:<18} first {f:>8.3} s  best {:>9.3} ms", "device", b * 1e3);
+            let (f, b) = time(|| {
+                let row: Vec<f32> = logits.clone().into_data().try_to_vec().unwrap();
+                let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let norm = row.iter().map(|&v| f64::from(v - max).exp()).sum::<f64>().ln() + f64::from(max);
+                let mut ids: Vec<u32> = (0..vocab as u32).collect();
+                let order = |a: &u32, b: &u32| row[*b as usize].total_cmp(&row[*a as usize]).then(a.cmp(b));
+                ids.select_nth_unstable_by(k, order);
+                ids.truncate(k);
+                ids.sort_unstable_by(order);
+                assert!(norm.is_finite() && ids.len() == k);
+            });
+            println!("{label} {:<18} first {f:>8.3} s  best {:>9.3} ms", "read back, host", b * 1e3);
         }
     }
 }

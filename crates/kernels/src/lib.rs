@@ -13,6 +13,7 @@ pub mod fused;
 pub mod matmul;
 mod ops;
 mod reduce;
+pub mod select;
 pub mod serial;
 
 use burn::backend::DispatchDevice;
@@ -24,6 +25,7 @@ pub use format::{BlockFormat, Layout};
 use matmul::TILE_M;
 pub use ops::{
     BlockMatmulOps, FusedOps, cached_attention_fused, dequantize_blocks, matmul_blocks, rms_norm_fused, rope_fused,
+    top_candidates,
 };
 
 /// The most weights a long prompt's product expands to f32 at a time (16 MiB): Burn's matrix

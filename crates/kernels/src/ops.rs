@@ -15,6 +15,7 @@ use crate::decode::RUN;
 use crate::format::{BlockFormat, Layout};
 use crate::fused::{ATTENTION_UNITS, NORM_UNITS, cached_attention, rms_norm, rope};
 use crate::matmul::{LANES, ROWS_PER_CUBE, TILE_M, TILE_N, TILE_UNITS, block_dequantize, block_matmul, block_matvec};
+use crate::select::{MAX_CANDIDATES, rank_candidates, slice_candidates};
 use crate::serial::{
     SERIAL_TOKENS, SERIAL_UNITS, attention_scores, attention_softmax, attention_values, block_matmul_serial,
     prompt_attention_serial, rms_norm_serial,
@@ -81,6 +82,12 @@ pub trait FusedOps: Backend {
         scale: f32,
         schedule: Schedule,
     ) -> FloatTensor<Self>;
+
+    /// The best `k` (at most [`MAX_CANDIDATES`]) of the `vocab` logits in `logits`, best first,
+    /// as `[2k + 1]`: token id (as f32) and logit for each, then the log-normalizer
+    /// `log Σ exp(logit)`. A place left empty (fewer than `k` finite logits) has id -1.
+    #[fusion(dtype = DType::F32, shape = Shape::new([2 * *k + 1]))]
+    fn fused_top_candidates(logits: FloatTensor<Self>, k: usize) -> FloatTensor<Self>;
 }
 
 fn product_shape(x: &Shape, rows: &usize) -> Shape {
@@ -337,6 +344,65 @@ impl FusedOps for CubeBackend {
         }
         out
     }
+
+    fn fused_top_candidates(logits: CubeTensor, k: usize) -> CubeTensor {
+        launch_top_candidates(logits, k)
+    }
+}
+
+/// Logits one unit of [`slice_candidates`] scans at least, and the most slices a row is cut
+/// into: Llama 3's 128,256 logits make 501 slices, SmolLM2's 49,152 make 192.
+const MIN_SLICE: usize = 256;
+const MAX_SLICES: usize = 1024;
+
+/// [`FusedOps::fused_top_candidates`]: the two kernels of [`crate::select`].
+fn launch_top_candidates(logits: CubeTensor, k: usize) -> CubeTensor {
+    let logits = into_contiguous(logits);
+    assert_eq!(logits.dtype, DType::F32, "top candidates of f32 logits");
+    let vocab = logits.meta.num_elements();
+    assert!(
+        (1..=MAX_CANDIDATES.min(vocab)).contains(&k) && vocab < 1 << 24,
+        "the best {k} of {vocab} logits (at most {MAX_CANDIDATES}, ids below 2^24)"
+    );
+    let slice = vocab.div_ceil(MAX_SLICES).max(MIN_SLICE);
+    let slices = vocab.div_ceil(slice);
+    let (client, device) = (logits.client.clone(), logits.device.clone());
+    let buffer = |len: usize, dtype| empty_device_dtype(client.clone(), device.clone(), Shape::new([len]), dtype);
+    let (ids, values, stats) =
+        (buffer(slices * k, DType::U32), buffer(slices * k, DType::F32), buffer(2 * slices, DType::F32));
+    let out = buffer(2 * k + 1, DType::F32);
+    let units = |n: usize| CubeCount::new_1d(n.div_ceil(SERIAL_UNITS) as u32);
+    // SAFETY: slice `s < slices` reads `logits[s * slice..]` below `vocab` and writes its
+    // `k` places of `ids` and `values` and two of `stats`; candidate `u < slices * k` reads
+    // those and writes `out` below `2k + 1`.
+    unsafe {
+        slice_candidates::launch_unchecked(
+            &client,
+            units(slices),
+            CubeDim::new_1d(SERIAL_UNITS as u32),
+            logits.into_buffer_arg(),
+            ids.clone().into_buffer_arg(),
+            values.clone().into_buffer_arg(),
+            stats.clone().into_buffer_arg(),
+            out.clone().into_buffer_arg(),
+            vocab,
+            slices,
+            slice,
+            k,
+        );
+        rank_candidates::launch_unchecked(
+            &client,
+            units(slices * k),
+            CubeDim::new_1d(SERIAL_UNITS as u32),
+            ids.into_buffer_arg(),
+            values.into_buffer_arg(),
+            stats.into_buffer_arg(),
+            out.clone().into_buffer_arg(),
+            slices,
+            k,
+        );
+    }
+    out
 }
 
 /// [`Schedule::Serial`] attention of one token: scores, their softmax, the weighted values.
@@ -483,4 +549,9 @@ pub fn cached_attention_fused(
         scale,
         schedule,
     ))
+}
+
+/// [`FusedOps::fused_top_candidates`] on Burn tensors.
+pub fn top_candidates<const D: usize>(logits: burn::tensor::Tensor<D>, k: usize) -> burn::tensor::Tensor<1> {
+    burn::tensor::Tensor::from_dispatch(Dispatch::fused_top_candidates(logits.into_dispatch(), k))
 }

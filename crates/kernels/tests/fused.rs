@@ -1,8 +1,10 @@
-//! The fused decoder kernels against their definitions computed in f64 on the host, on
-//! lavapipe (`SELENE_KERNEL_DEVICE=wgpu` for a real GPU).
+//! The fused decoder kernels and the device's choice of the best logits against their
+//! definitions computed in f64 on the host, on lavapipe (`SELENE_KERNEL_DEVICE=wgpu` for a real
+//! GPU).
 
 use burn::tensor::{Device, DeviceKind, Tensor, TensorData};
-use selene_kernels::{Schedule, cached_attention_fused, rms_norm_fused, rope_fused};
+use selene_kernels::select::MAX_CANDIDATES;
+use selene_kernels::{Schedule, cached_attention_fused, rms_norm_fused, rope_fused, top_candidates};
 
 fn device() -> Device {
     match std::env::var("SELENE_KERNEL_DEVICE").as_deref() {
@@ -127,6 +129,54 @@ fn cached_attention_matches_its_definition() {
                 schedule,
             ));
             assert_close(&ours, &reference, &format!("{seq} tokens over {len} keys, {schedule:?}"));
+        }
+    }
+}
+
+#[test]
+fn top_candidates_are_the_best_logits_and_their_normalizer() {
+    let device = device();
+    let spread = |n: usize, seed: u64| values(n, seed).into_iter().map(|v| v * 20.0).collect::<Vec<f32>>();
+    // Llama 3's and SmolLM2's vocabularies; logits rounded to a few levels, so that ties cross
+    // slices; masked logits; rows no longer than the candidates, or with fewer finite logits
+    // (the places left are empty); the best at the row's ends.
+    let mut rounded = spread(49_152, 12);
+    rounded.iter_mut().for_each(|v| *v = v.round());
+    let mut masked = spread(5_000, 13);
+    masked.iter_mut().step_by(3).for_each(|v| *v = f32::NEG_INFINITY);
+    let mut sparse = vec![f32::NEG_INFINITY; 30];
+    sparse[..10].copy_from_slice(&spread(10, 16));
+    let mut ends = spread(70_001, 14);
+    (ends[0], ends[70_000]) = (50.0, 50.0);
+    let rows = [
+        (spread(128_256, 11), [1, 5, 40, 64]),
+        (rounded, [1, 7, 40, 64]),
+        (masked, [3, 64, 64, 64]),
+        (spread(20, 15), [1, 19, 20, 20]),
+        (sparse, [1, 10, 11, 30]),
+        (ends, [1, 2, 3, 64]),
+    ];
+    for (row, ks) in rows {
+        let finite: Vec<usize> = (0..row.len()).filter(|&i| row[i].is_finite()).collect();
+        let mut order = finite.clone();
+        order.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
+        let max = finite.iter().map(|&i| row[i] as f64).fold(f64::MIN, f64::max);
+        let log_norm = max + finite.iter().map(|&i| (row[i] as f64 - max).exp()).sum::<f64>().ln();
+        for k in ks {
+            assert!(k <= MAX_CANDIDATES);
+            let found = host(top_candidates(tensor(&row, [1, row.len()], &device), k));
+            let what = format!("best {k} of {} logits", row.len());
+            assert_eq!(found.len(), 2 * k + 1, "{what}");
+            let ids: Vec<i64> = found[..2 * k].chunks(2).map(|c| c[0] as i64).collect();
+            let expected: Vec<i64> = (0..k).map(|r| order.get(r).map_or(-1, |&i| i as i64)).collect();
+            assert_eq!(ids, expected, "{what}");
+            for (c, &id) in found[..2 * k].chunks(2).zip(&ids) {
+                if id >= 0 {
+                    assert_eq!(c[1], row[id as usize], "{what}: the logit of token {id}");
+                }
+            }
+            let err = (found[2 * k] as f64 - log_norm).abs() / log_norm.abs().max(1.0);
+            assert!(err <= 1e-6, "{what}: log-normalizer {} against {log_norm}", found[2 * k]);
         }
     }
 }

@@ -1,14 +1,16 @@
 //! Choosing the next token.
 //!
 //! Greedy decoding reads back one number per token, the argmax. Sampling and log-probabilities
-//! need the best candidates and the log-normalizer; those are taken on the host from the read-back
-//! logits row (196 KB for SmolLM2's vocabulary, 513 KB for Llama 3's): Burn's device top-k is a
-//! sorting network that software adapters (SwiftShader in a browser without a GPU, lavapipe)
-//! take minutes to compile and run, while the host selects from the row in well under a
-//! millisecond. Sampling with temperature draws from the best [`CANDIDATES`] tokens, which hold
-//! all but a negligible share of the probability for any sensible temperature.
+//! need the best candidates and the log-normalizer: on a device that runs selene's kernels (wgpu,
+//! WebGPU, CUDA) they are chosen there for up to [`MAX_CANDIDATES`] candidates and `2k + 1`
+//! numbers are read back ([`selene_kernels::select`]); otherwise, or for more candidates (a
+//! judge's score distribution takes every token), they are taken on the host from the read-back
+//! logits row (196 KB for SmolLM2's vocabulary, 513 KB for Llama 3's). Sampling with
+//! temperature draws from the best [`CANDIDATES`] tokens, which hold all but a negligible share
+//! of the probability for any sensible temperature.
 
 use burn::tensor::Tensor;
+use selene_kernels::select::MAX_CANDIDATES;
 
 use crate::error::{Result, RuntimeError};
 
@@ -119,9 +121,16 @@ impl Sampler {
             CANDIDATES
         };
         let k = wanted.max(c.logprobs).min(vocab);
-        let row = logits.into_data_async().await.map_err(readback)?.convert::<f32>();
-        let row = row.as_slice::<f32>().map_err(readback)?;
-        let candidates = best_candidates(row, k);
+        let candidates = if k <= MAX_CANDIDATES && selene_kernels::runs_kernels(&logits.device()) {
+            device_candidates(logits, k).await?
+        } else {
+            let row = logits.into_data_async().await.map_err(readback)?.convert::<f32>();
+            best_candidates(row.as_slice::<f32>().map_err(readback)?, k)
+        };
+        let k = candidates.len();
+        if k == 0 {
+            return Err(RuntimeError::Readback("the model's logits hold no finite value".into()));
+        }
         let pick = if c.temperature == 0.0 { 0 } else { self.sample(&candidates[..wanted.min(k)]) };
         let (token, logprob) = candidates[pick];
         Ok(Choice { token, logprob: Some(logprob), alternatives: candidates[..c.logprobs.min(k)].to_vec() })
@@ -162,6 +171,15 @@ fn best_candidates(row: &[f32], k: usize) -> Vec<(u32, f32)> {
     }
     ids.sort_unstable_by(order);
     ids.into_iter().map(|id| (id, row[id as usize] - log_norm)).collect()
+}
+
+/// [`best_candidates`] chosen on the device: at most `k`, since places whose logit is not
+/// finite stay empty there.
+async fn device_candidates(logits: Tensor<2>, k: usize) -> Result<Vec<(u32, f32)>> {
+    let data = selene_kernels::top_candidates(logits, k).into_data_async().await.map_err(readback)?;
+    let found = data.as_slice::<f32>().map_err(readback)?;
+    let log_norm = found[2 * k];
+    Ok(found[..2 * k].chunks_exact(2).take_while(|c| c[0] >= 0.0).map(|c| (c[0] as u32, c[1] - log_norm)).collect())
 }
 
 fn readback(e: impl std::fmt::Debug) -> RuntimeError {
@@ -214,6 +232,36 @@ mod tests {
             assert!((f64::from(lp) - (f64::from(row[id as usize]) - norm)).abs() < 1e-6);
         }
         assert_eq!(best_candidates(&row, 10).len(), row.len());
+    }
+
+    /// The device's choice ([`device_candidates`], on lavapipe) and the host's, from the same
+    /// logits, for log-probabilities and for sampling.
+    #[test]
+    fn the_device_chooses_as_the_host_does() {
+        use burn::tensor::{Device, TensorData};
+        let row: Vec<f32> =
+            (0..49_152u32).map(|i| ((i.wrapping_mul(2_654_435_761) >> 8) % 4_000) as f32 / 150.0).collect();
+        let logits = |device: &Device| Tensor::<2>::from_data(TensorData::new(row.clone(), [1, row.len()]), device);
+        let (gpu, cpu) = (selene_kernels::software_device(), Device::flex());
+        assert!(selene_kernels::runs_kernels(&gpu) && !selene_kernels::runs_kernels(&cpu));
+        for config in [
+            GenerationConfig { logprobs: 5, ..Default::default() },
+            GenerationConfig { temperature: 0.8, top_k: 40, logprobs: 3, seed: 9, ..Default::default() },
+        ] {
+            let choose = |device: &Device| {
+                let mut sampler = Sampler::new(&config);
+                (0..4).map(|_| pollster::block_on(sampler.choose(logits(device))).unwrap()).collect::<Vec<_>>()
+            };
+            let (on_device, on_host) = (choose(&gpu), choose(&cpu));
+            for (d, h) in on_device.iter().zip(&on_host) {
+                assert_eq!(d.token, h.token, "{config:?}");
+                let ids = |c: &Choice| c.alternatives.iter().map(|a| a.0).collect::<Vec<_>>();
+                assert_eq!(ids(d), ids(h), "{config:?}");
+                for (a, b) in d.alternatives.iter().zip(&h.alternatives) {
+                    assert!((a.1 - b.1).abs() < 1e-4, "{config:?}: {a:?} against {b:?}");
+                }
+            }
+        }
     }
 
     #[test]
