@@ -3,9 +3,9 @@
 //! Greedy decoding reads back one number per token, the argmax. Sampling and log-probabilities
 //! need the best candidates and the log-normalizer. On a GPU (wgpu or CUDA with a card behind
 //! it) they are chosen there for up to [`MAX_CANDIDATES`] candidates, and `2k + 1` numbers are
-//! read back ([`selene_kernels::select`]) instead of the row (196 KB for SmolLM2's vocabulary,
-//! 513 KB for Llama 3's), which the host then takes about a millisecond to choose from.
-//! Otherwise they are taken on the host from the read-back row: for more candidates (a judge's
+//! read back ([`selene_kernels::select`]) instead of the whole row (196 KB for SmolLM2's
+//! vocabulary, 513 KB for Llama 3's), from which the host would take over a millisecond to
+//! choose. Otherwise they are taken on the host from the read-back row: for more candidates (a judge's
 //! score distribution takes every token), and on software adapters, whose "device" memory is the
 //! host's and where the kernels are slower than the host (Llama 3's row, 40 candidates: 17 ms
 //! on lavapipe against 1.5 ms read back and chosen on the host; `kernel_timing select`).
