@@ -49,7 +49,8 @@ pub trait BlockMatmulOps: Backend {
     ) -> FloatTensor<Self>;
 }
 
-/// The decoder's small operations as single kernels ([`crate::fused`]); every tensor is f32.
+/// The decoder's small operations as single kernels ([`crate::fused`]), and the choice of the
+/// best logits ([`crate::select`]); every tensor is f32.
 #[backend_extension(Cube, Fusion)]
 pub trait FusedOps: Backend {
     /// RMSNorm over the last dimension of `x`, with gain `weight`.
@@ -204,6 +205,11 @@ impl BlockMatmulOps for CubeBackend {
     }
 }
 
+/// Workgroups of [`SERIAL_UNITS`] for `n` independent units.
+fn cubes_for(n: usize) -> CubeCount {
+    CubeCount::new_1d(n.div_ceil(SERIAL_UNITS) as u32)
+}
+
 /// Units per workgroup of the expanding kernel.
 const DEQUANTIZE_UNITS: usize = 256;
 
@@ -231,7 +237,7 @@ impl FusedOps for CubeBackend {
             if schedule == Schedule::Serial {
                 rms_norm_serial::launch_unchecked(
                     &out.client.clone(),
-                    CubeCount::new_1d(rows.div_ceil(SERIAL_UNITS) as u32),
+                    cubes_for(rows),
                     CubeDim::new_1d(SERIAL_UNITS as u32),
                     x.into_buffer_arg(),
                     into_contiguous(weight).into_buffer_arg(),
@@ -310,7 +316,7 @@ impl FusedOps for CubeBackend {
             match schedule {
                 Schedule::Serial => prompt_attention_serial::launch_unchecked(
                     &client,
-                    CubeCount::new_1d((kv_heads * seq).div_ceil(SERIAL_UNITS) as u32),
+                    cubes_for(kv_heads * seq),
                     CubeDim::new_1d(SERIAL_UNITS as u32),
                     q.into_buffer_arg(),
                     keys.into_buffer_arg(),
@@ -346,7 +352,51 @@ impl FusedOps for CubeBackend {
     }
 
     fn fused_top_candidates(logits: CubeTensor, k: usize) -> CubeTensor {
-        launch_top_candidates(logits, k)
+        let logits = into_contiguous(logits);
+        assert_eq!(logits.dtype, DType::F32, "top candidates of f32 logits");
+        let vocab = logits.meta.num_elements();
+        assert!(
+            (1..=MAX_CANDIDATES.min(vocab)).contains(&k) && vocab < 1 << 24,
+            "the best {k} of {vocab} logits (at most {MAX_CANDIDATES}, ids below 2^24)"
+        );
+        let slice = vocab.div_ceil(MAX_SLICES).max(MIN_SLICE);
+        let slices = vocab.div_ceil(slice);
+        let (client, device) = (logits.client.clone(), logits.device.clone());
+        let buffer = |len: usize, dtype| empty_device_dtype(client.clone(), device.clone(), Shape::new([len]), dtype);
+        let (ids, values, stats) =
+            (buffer(slices * k, DType::U32), buffer(slices * k, DType::F32), buffer(2 * slices, DType::F32));
+        let out = buffer(2 * k + 1, DType::F32);
+        // SAFETY: slice `s < slices` reads `logits[s * slice..]` below `vocab` and writes its
+        // `k` places of `ids` and `values` and two of `stats`; candidate `u < slices * k` reads
+        // those and writes `out` below `2k + 1`.
+        unsafe {
+            slice_candidates::launch_unchecked(
+                &client,
+                cubes_for(slices),
+                CubeDim::new_1d(SERIAL_UNITS as u32),
+                logits.into_buffer_arg(),
+                ids.clone().into_buffer_arg(),
+                values.clone().into_buffer_arg(),
+                stats.clone().into_buffer_arg(),
+                out.clone().into_buffer_arg(),
+                vocab,
+                slices,
+                slice,
+                k,
+            );
+            rank_candidates::launch_unchecked(
+                &client,
+                cubes_for(slices * k),
+                CubeDim::new_1d(SERIAL_UNITS as u32),
+                ids.into_buffer_arg(),
+                values.into_buffer_arg(),
+                stats.into_buffer_arg(),
+                out.clone().into_buffer_arg(),
+                slices,
+                k,
+            );
+        }
+        out
     }
 }
 
@@ -354,56 +404,6 @@ impl FusedOps for CubeBackend {
 /// into: Llama 3's 128,256 logits make 501 slices, SmolLM2's 49,152 make 192.
 const MIN_SLICE: usize = 256;
 const MAX_SLICES: usize = 1024;
-
-/// [`FusedOps::fused_top_candidates`]: the two kernels of [`crate::select`].
-fn launch_top_candidates(logits: CubeTensor, k: usize) -> CubeTensor {
-    let logits = into_contiguous(logits);
-    assert_eq!(logits.dtype, DType::F32, "top candidates of f32 logits");
-    let vocab = logits.meta.num_elements();
-    assert!(
-        (1..=MAX_CANDIDATES.min(vocab)).contains(&k) && vocab < 1 << 24,
-        "the best {k} of {vocab} logits (at most {MAX_CANDIDATES}, ids below 2^24)"
-    );
-    let slice = vocab.div_ceil(MAX_SLICES).max(MIN_SLICE);
-    let slices = vocab.div_ceil(slice);
-    let (client, device) = (logits.client.clone(), logits.device.clone());
-    let buffer = |len: usize, dtype| empty_device_dtype(client.clone(), device.clone(), Shape::new([len]), dtype);
-    let (ids, values, stats) =
-        (buffer(slices * k, DType::U32), buffer(slices * k, DType::F32), buffer(2 * slices, DType::F32));
-    let out = buffer(2 * k + 1, DType::F32);
-    let units = |n: usize| CubeCount::new_1d(n.div_ceil(SERIAL_UNITS) as u32);
-    // SAFETY: slice `s < slices` reads `logits[s * slice..]` below `vocab` and writes its
-    // `k` places of `ids` and `values` and two of `stats`; candidate `u < slices * k` reads
-    // those and writes `out` below `2k + 1`.
-    unsafe {
-        slice_candidates::launch_unchecked(
-            &client,
-            units(slices),
-            CubeDim::new_1d(SERIAL_UNITS as u32),
-            logits.into_buffer_arg(),
-            ids.clone().into_buffer_arg(),
-            values.clone().into_buffer_arg(),
-            stats.clone().into_buffer_arg(),
-            out.clone().into_buffer_arg(),
-            vocab,
-            slices,
-            slice,
-            k,
-        );
-        rank_candidates::launch_unchecked(
-            &client,
-            units(slices * k),
-            CubeDim::new_1d(SERIAL_UNITS as u32),
-            ids.into_buffer_arg(),
-            values.into_buffer_arg(),
-            stats.into_buffer_arg(),
-            out.clone().into_buffer_arg(),
-            slices,
-            k,
-        );
-    }
-    out
-}
 
 /// [`Schedule::Serial`] attention of one token: scores, their softmax, the weighted values.
 fn serial_attention(
@@ -419,13 +419,12 @@ fn serial_attention(
     let (capacity, group) = (cache[2], heads / cache[1]);
     let client = out.client.clone();
     let scores = empty_device_dtype(client.clone(), out.device.clone(), Shape::new([heads, len]), DType::F32);
-    let units = |n: usize| CubeCount::new_1d(n.div_ceil(SERIAL_UNITS) as u32);
     // SAFETY: `scores` is `heads x len`; head `h` reads cache rows `(h / group) * capacity +
     // 0..len` of `keys` and `values`, `len <= capacity`; `q` and `out` are `heads x dim`.
     unsafe {
         attention_scores::launch_unchecked(
             &client,
-            units(heads * len),
+            cubes_for(heads * len),
             CubeDim::new_1d(SERIAL_UNITS as u32),
             q.into_buffer_arg(),
             keys.into_buffer_arg(),
@@ -439,7 +438,7 @@ fn serial_attention(
         );
         attention_softmax::launch_unchecked(
             &client,
-            units(heads),
+            cubes_for(heads),
             CubeDim::new_1d(SERIAL_UNITS as u32),
             scores.clone().into_buffer_arg(),
             heads,
@@ -447,7 +446,7 @@ fn serial_attention(
         );
         attention_values::launch_unchecked(
             &client,
-            units(heads * dim),
+            cubes_for(heads * dim),
             CubeDim::new_1d(SERIAL_UNITS as u32),
             scores.into_buffer_arg(),
             values.into_buffer_arg(),

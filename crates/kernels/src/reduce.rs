@@ -26,9 +26,10 @@ fn combine(a: f32, b: f32, #[comptime] op: Combine) -> f32 {
 
 /// `op` over the `value` of each of the `n` units that share a row, given back to every one of
 /// them. `lane` is the unit's place in the row; a row's units are consecutive in a
-/// one-dimensional workgroup (WGSL defines subgroups in no other) and `n` is a power of two. `scratch[base..base + n]` is the row's workgroup memory; the caller
-/// writes it again only after a barrier. With `subgroups`, no subgroup may be larger than `n`
-/// ([`crate::Schedule::of`] makes sure). Every unit of the workgroup must call it, since it
+/// one-dimensional workgroup (WGSL defines subgroups in no other) and `n` is a power of two.
+/// `scratch[base..base + n]` is the row's workgroup memory; the caller writes it again only
+/// after a barrier. With `subgroups`, no subgroup may be larger than `n`
+/// ([`crate::kernel_schedule`] makes sure). Every unit of the workgroup must call it, since it
 /// synchronizes.
 #[cube]
 pub fn row_reduce(

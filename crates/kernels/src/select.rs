@@ -12,8 +12,8 @@
 //!    the `k`-th), and the slice's maximum and exponential sum.
 //! 2. [`rank_candidates`]: one unit per listed candidate counts the candidates that beat it, by
 //!    binary search in each slice's sorted list, and the `k` with a count below `k` write
-//!    themselves at that place. A unit stops as soon as its count reaches `k`, so only the best
-//!    few search every list.
+//!    themselves at that place. A unit stops searching once its count reaches `k`, so only the
+//!    best few search every list.
 //!
 //! The order is the logits' descending, ties broken by the lower token id: the same as
 //! choosing on the host. A software adapter's buffers are host memory, so there reading the row
