@@ -9,7 +9,6 @@ use std::path::Path;
 
 use selene_tokenizer::{Message, Tokenizer};
 
-use crate::chat::chat_ids;
 use crate::error::{Error, Result};
 use crate::pairs::read_pairs;
 
@@ -42,13 +41,22 @@ pub struct Dataset {
 
 /// Reads and tokenizes a pairs file.
 pub fn load(path: &Path, tokenizer: &Tokenizer, max_length: usize) -> Result<Dataset> {
+    let template = tokenizer
+        .chat_template()
+        .map_err(|e| Error::new("tokenizer", "chat_template", e))?
+        .ok_or_else(|| Error::new("tokenizer", "chat_template", "the model has no chat template"))?;
+    let chat_ids = |messages: &[Message], add_generation_prompt| {
+        tokenizer
+            .encode_chat(&template, messages, add_generation_prompt)
+            .map_err(|e| Error::new("tokenizer", "chat", e))
+    };
     let mut pairs = Vec::new();
     let mut too_long = 0;
     for (line, record) in read_pairs(path)? {
         let user = Message::new("user", record.prompt.as_str());
-        let prompt = chat_ids(tokenizer, std::slice::from_ref(&user), true)?;
+        let prompt = chat_ids(std::slice::from_ref(&user), true)?;
         let reply = |text: &str, field: &str| -> Result<Vec<u32>> {
-            let full = chat_ids(tokenizer, &[user.clone(), Message::new("assistant", text)], false)?;
+            let full = chat_ids(&[user.clone(), Message::new("assistant", text)], false)?;
             match full.strip_prefix(prompt.as_slice()) {
                 Some(reply) if !reply.is_empty() => Ok(reply.to_vec()),
                 _ => Err(Error::at_line(

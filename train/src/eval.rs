@@ -1,23 +1,22 @@
 //! Held-out judge accuracy: the policy judges items it was not trained on (selene-judge's item
-//! JSON with a `gold` judgment), greedily, with the trained prompt template and its own chat
-//! template, and its verdicts are parsed exactly as at inference. A parse failure counts as wrong
-//! and is reported on its own, as the benchmarks score it.
+//! JSON with a `gold` judgment) through the runtime's judge, greedily, with the trained prompt
+//! template and its own chat template, exactly as `selene judge` would. A parse failure counts
+//! as wrong and is reported on its own, as the benchmarks score it.
 
 use std::path::Path;
 
 use burn::tensor::Device;
-use selene_judge::{BuiltinTemplate, Gold, JudgeItem, parse_verdict, render};
+use selene_judge::{Gold, JudgeItem};
 use selene_model::Llama;
-use selene_tokenizer::{Message, Tokenizer};
+use selene_runtime::{ChosenDevice, Engine, Flow, JudgeOptions, RuntimeError, judge};
+use selene_tokenizer::Tokenizer;
 use serde::Serialize;
 
-use crate::chat::chat_ids;
 use crate::error::{Error, Result, jsonl_lines};
-use crate::generate::{Generator, Sampling};
 
-/// Items to judge, with their prompts as token ids.
+/// Items to judge.
 pub struct EvalSet {
-    items: Vec<(JudgeItem, Vec<u32>)>,
+    items: Vec<JudgeItem>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -32,17 +31,14 @@ pub struct EvalResult {
 }
 
 impl EvalSet {
-    pub fn load(path: &Path, tokenizer: &Tokenizer) -> Result<EvalSet> {
+    pub fn load(path: &Path) -> Result<EvalSet> {
         let mut items = Vec::new();
         for (line, text) in jsonl_lines(path)? {
             let item: JudgeItem = serde_json::from_str(&text).map_err(|e| Error::at_line(path, line, "item", e))?;
             if item.gold.is_none() {
                 return Err(Error::at_line(path, line, "gold", "required for evaluation"));
             }
-            let template = BuiltinTemplate::for_item(&item).template();
-            let prompt = render(&template, &item).map_err(|e| Error::at_line(path, line, "item", e))?.text();
-            let ids = chat_ids(tokenizer, &[Message::new("user", prompt)], true)?;
-            items.push((item, ids));
+            items.push(item);
         }
         Ok(EvalSet { items })
     }
@@ -55,22 +51,26 @@ impl EvalSet {
     pub fn run(
         &self,
         step: usize,
-        model: &Llama,
+        model: Llama,
         tokenizer: &Tokenizer,
         device: &Device,
         max_new_tokens: usize,
     ) -> Result<EvalResult> {
-        let mut generator = Generator::new(model, device);
+        let device = ChosenDevice { device: device.clone(), name: "training".into(), reason: None };
+        let engine = Engine::new(model, tokenizer.clone(), device).map_err(|e| Error::new("eval", "model", e))?;
+        let options = JudgeOptions { max_tokens: max_new_tokens, alternatives: 0, ..Default::default() };
         let (mut correct, mut failures, mut judged) = (0usize, 0usize, 0usize);
-        for (item, prompt) in &self.items {
-            let sampling = Sampling { temperature: 0.0, seed: 0 };
-            let Some(text) = generator.generate(model, tokenizer, prompt, max_new_tokens, sampling, |_| false)? else {
-                continue; // longer than the model's context: not judged
+        for item in &self.items {
+            let report = match judge(&engine, item, &options, |_, _| Flow::Continue) {
+                Ok(report) => report,
+                // Longer than the model's context: not judged.
+                Err(RuntimeError::PromptTooLong { .. }) => continue,
+                Err(e) => return Err(Error::new("eval", "judge", e)),
             };
             judged += 1;
-            match parse_verdict(&text, item.labels()) {
-                Err(_) => failures += 1,
-                Ok(verdict) => correct += usize::from(agrees(verdict.result, item.gold.expect("checked at load"))),
+            match report.judgment.verdict {
+                None => failures += 1,
+                Some(verdict) => correct += usize::from(agrees(verdict.result, item.gold.expect("checked at load"))),
             }
         }
         let n = judged.max(1) as f64;

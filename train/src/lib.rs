@@ -3,18 +3,18 @@
 //!
 //! Modules, in the order data flows:
 //! - [`curate`]: judge datasets ([`curate::DatasetSpec`] field mappings) → filters → chosen and
-//!   rejected judgments → critiques from a [`curate::CritiqueWriter`] (a GGUF model through
-//!   [`generate`]) → consistency filter → a pairs file ([`pairs`]).
-//! - [`data`]: pairs → token ids through the policy's chat template ([`chat`]);
+//!   rejected judgments → critiques from a [`curate::CritiqueWriter`] (a GGUF model run by the
+//!   runtime's engine) → consistency filter → a pairs file ([`pairs`]).
+//! - [`data`]: pairs → token ids through the policy's chat template;
 //!   [`batch`] lays micro-batches out as tensors.
 //! - [`loss`]: sequence log-probabilities and DPO + NLL; [`metrics`] under TRL's names.
 //! - [`trainer`]: the loop, with [`lora`] adapters or full weights, [`optim`] (AdamW, global
-//!   clipping), [`schedule`], a [`parallel`] strategy over the [`device`]s, [`checkpoint`]s and
-//!   held-out judge accuracy ([`eval`]); at the end [`export`] (Hugging Face folder), PEFT
+//!   clipping), [`schedule`], a [`parallel`] strategy over the devices (at a [`device`]
+//!   precision), [`checkpoint`]s and held-out judge accuracy through the runtime's judge
+//!   ([`eval`]); at the end [`export`] (Hugging Face folder), PEFT
 //!   adapters ([`lora`]) and a [`report`].
 
 pub mod batch;
-pub mod chat;
 pub mod checkpoint;
 pub mod curate;
 pub mod data;
@@ -23,7 +23,6 @@ pub mod error;
 pub mod eval;
 pub mod export;
 mod fsutil;
-pub mod generate;
 pub mod lora;
 pub mod loss;
 pub mod metrics;
@@ -31,6 +30,5 @@ pub mod optim;
 pub mod pairs;
 pub mod parallel;
 pub mod report;
-pub mod rng;
 pub mod schedule;
 pub mod trainer;

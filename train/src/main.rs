@@ -4,8 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use selene_train::curate::{CurationConfig, GgufWriter, curate};
-use selene_train::device::{DeviceChoice, Precision};
+use selene_runtime::{DeviceSpec, LoadOptions};
+use selene_train::curate::{CritiqueModel, CurationConfig, curate};
+use selene_train::device::Precision;
 use selene_train::lora::LoraSettings;
 use selene_train::loss::{LossSettings, NllNorm};
 use selene_train::schedule::Decay;
@@ -47,8 +48,9 @@ struct CurateArgs {
     /// Where to write the step counts as JSON (default: beside --out)
     #[arg(long)]
     report: Option<PathBuf>,
-    #[arg(long, default_value = "cpu")]
-    device: DeviceChoice,
+    /// Where the writer runs (as `selene --device`: auto, wgpu, wgpu-cpu, cpu, cuda, cuda:N)
+    #[arg(long, default_value = "auto")]
+    device: DeviceSpec,
     /// Sampling temperature of the writer (0: greedy)
     #[arg(long, default_value_t = 0.0)]
     temperature: f32,
@@ -81,9 +83,9 @@ struct TrainArgs {
     eval_every: usize,
     #[arg(long, default_value_t = 256)]
     eval_max_tokens: usize,
-    /// cpu, cpu:N (N data-parallel replicas), wgpu, cuda (all GPUs) or cuda:0,1
+    /// cpu, cpu:N (N data-parallel replicas), wgpu, cuda (the first GPU) or cuda:0,1
     #[arg(long, default_value = "cpu")]
-    device: DeviceChoice,
+    device: DeviceSpec,
     #[arg(long, value_enum, default_value_t = Precision::Auto)]
     precision: Precision,
     /// Recompute memory-bound activations in the backward pass instead of keeping them
@@ -196,15 +198,8 @@ fn run(cli: Cli) -> selene_train::error::Result<()> {
         Command::Curate(a) => {
             let config = CurationConfig::load(&a.config)?;
             let base = a.config.parent().map(PathBuf::from).unwrap_or_default();
-            let (devices, _) = a.device.open(Precision::F32)?;
-            let mut writer = GgufWriter::open(
-                &a.writer,
-                &devices[0],
-                !a.device.expand_quantized(),
-                a.writer_context,
-                a.max_new_tokens,
-                a.temperature,
-            )?;
+            let options = LoadOptions { device: a.device, context: a.writer_context, tokenizer_json: None };
+            let mut writer = CritiqueModel::open(&a.writer, &options, a.max_new_tokens, a.temperature)?;
             let report = curate(&config, &base, &mut writer, &a.out, a.eval_out.as_deref(), &mut progress)?;
             report.save(&a.report.unwrap_or_else(|| a.out.with_extension("report.json")))?;
             eprint!("{}", report.table());

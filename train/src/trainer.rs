@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::batch::{Layout, MicroBatch};
 use crate::checkpoint::{self, Checkpoints, State};
 use crate::data::{self, TokenizedPair};
-use crate::device::{DeviceChoice, Precision};
+use crate::device::Precision;
 use crate::error::{Error, Result};
 use crate::eval::EvalSet;
 use crate::lora::LoraSettings;
@@ -30,8 +30,8 @@ use crate::loss::{LossSettings, PairStats, Weights, dpo_nll, pair_stats, sequenc
 use crate::metrics::{BatchMeans, MetricsLog, StepMetrics};
 use crate::optim::{adamw, clip_global_norm, trainable_group};
 use crate::parallel::{DataParallel, Replica, SingleDevice, Strategy};
-use crate::rng::Rng;
 use crate::schedule::{Decay, Schedule};
+use selene_runtime::Rng;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -212,7 +212,7 @@ fn all_logps(model: &Llama, dataset: &[TokenizedPair], micro: usize, device: &De
 
 pub struct Run<'a> {
     pub settings: Settings,
-    pub device: DeviceChoice,
+    pub device: selene_runtime::DeviceSpec,
     pub out: PathBuf,
     pub resume: bool,
     pub progress: &'a mut dyn FnMut(&str),
@@ -223,7 +223,7 @@ impl Run<'_> {
         let Run { settings, device: choice, out, resume, progress } = self;
         settings.check()?;
         std::fs::create_dir_all(&out).map_err(|e| Error::file(&out, "create", e))?;
-        let (devices, dtype) = choice.open(settings.precision)?;
+        let (devices, dtype) = crate::device::open(&choice, settings.precision)?;
         let autodiff = |d: &Device| {
             let d = d.clone().autodiff();
             if settings.gradient_checkpointing { d.gradient_checkpointing() } else { d }
@@ -233,7 +233,7 @@ impl Run<'_> {
 
         let tokenizer = tokenizer(&settings.base)?;
         let dataset = data::load(&settings.pairs, &tokenizer, settings.max_length)?;
-        let eval = settings.eval.as_ref().map(|p| EvalSet::load(p, &tokenizer)).transpose()?;
+        let eval = settings.eval.as_ref().map(|p| EvalSet::load(p)).transpose()?;
         progress(&format!(
             "{} pairs ({} longer than {} tokens dropped); {} device(s), {:?}",
             dataset.pairs.len(),
@@ -407,7 +407,7 @@ impl Run<'_> {
                 eval.as_ref().filter(|e| !e.is_empty() && settings.eval_every > 0 && done % settings.eval_every == 0)
             {
                 let result =
-                    eval.run(done, &main.policy.valid(), &tokenizer, &inner_device, settings.eval_max_tokens)?;
+                    eval.run(done, main.policy.valid(), &tokenizer, &inner_device, settings.eval_max_tokens)?;
                 progress(&format!(
                     "step {done}: held-out judge accuracy {:.3} ({} items, parse failures {:.3})",
                     result.accuracy, result.items, result.parse_failure_rate

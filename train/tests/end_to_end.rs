@@ -16,7 +16,7 @@ use std::process::Command;
 use selene_judge::JudgeItem;
 use selene_quantize::convert::{Options, convert};
 use selene_quantize::ftype::FileType;
-use selene_runtime::{Backend, Engine, Flow, JudgeOptions, LoadOptions, judge};
+use selene_runtime::{DeviceSpec, Engine, Flow, JudgeOptions, LoadOptions, judge};
 use serde_json::{Value, json};
 use support::checkpoints;
 
@@ -188,8 +188,11 @@ fn curate_train_export_quantize_judge() {
     assert_eq!(written, [gguf.clone()]);
 
     // 4. The runtime loads the GGUF (its own tokenizer from the metadata) and judges an item.
-    let engine =
-        Engine::load(&gguf, &LoadOptions { backend: Backend::Cpu, context: 4096, tokenizer_json: None }).unwrap();
+    let engine = Engine::load(
+        &gguf,
+        &LoadOptions { device: DeviceSpec::Cpu { replicas: 1 }, context: 4096, tokenizer_json: None },
+    )
+    .unwrap();
     let item: JudgeItem = serde_json::from_value(jsonl(&eval)[0].clone()).unwrap();
     let options = JudgeOptions { max_tokens: 16, ..JudgeOptions::default() };
     let report = judge(&engine, &item, &options, |_, _| Flow::Continue).unwrap();

@@ -75,7 +75,7 @@ pub fn run(args: &Args) -> Result<()> {
     if args.json {
         let report = serde_json::json!({
             "model": args.model.model.display().to_string(),
-            "device": args.model.device.to_string(),
+            "device": engine.chosen_device().name,
             "context": engine.context(),
             "load_seconds": load.as_secs_f64(),
             "repetitions": args.repetitions,
@@ -90,7 +90,7 @@ pub fn run(args: &Args) -> Result<()> {
         });
         println!("{report}");
     } else {
-        println!("model   {} on {}", args.model.model.display(), args.model.device);
+        println!("model   {} on {}", args.model.model.display(), engine.chosen_device().name);
         println!("load    {:.2} s", load.as_secs_f64());
         for p in &prefills {
             println!("prefill {:.1} tok/s ({} tokens)", p.rate, p.tokens);

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use selene_runtime::{Backend, Engine, LoadOptions};
+use selene_runtime::{DeviceSpec, Engine, LoadOptions};
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct ModelArgs {
@@ -11,10 +11,11 @@ pub struct ModelArgs {
     /// Hugging Face Hub (cached; honours HF_HOME, HF_ENDPOINT and HF_HUB_OFFLINE).
     #[arg(long, short = 'm')]
     pub model: PathBuf,
-    /// Where to run: wgpu (a GPU through Vulkan/Metal/DX12), wgpu-cpu (software Vulkan),
-    /// cpu (Burn's Flex backend), or cuda / cuda:N (needs a build with the `cuda` feature).
-    #[arg(long, default_value = "wgpu")]
-    pub device: Backend,
+    /// Where to run: auto (a GPU if there is one, else the CPU), wgpu (a GPU through
+    /// Vulkan/Metal/DX12), wgpu-cpu (software Vulkan, slow), cpu, or cuda / cuda:N (needs a
+    /// build with the `cuda` feature).
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceSpec,
     /// Longest prompt plus completion, in tokens.
     #[arg(long, default_value_t = 4096)]
     pub context: usize,
@@ -29,9 +30,17 @@ impl ModelArgs {
         crate::hub::resolve(&self.model)
     }
 
+    /// Loads the model and says on which device, and why there, in one line on stderr.
     pub fn load(&self) -> Result<Engine> {
         let options =
-            LoadOptions { backend: self.device, context: self.context, tokenizer_json: self.tokenizer.clone() };
-        Engine::load(&self.path()?, &options).with_context(|| format!("loading {}", self.model.display()))
+            LoadOptions { device: self.device.clone(), context: self.context, tokenizer_json: self.tokenizer.clone() };
+        let engine =
+            Engine::load(&self.path()?, &options).with_context(|| format!("loading {}", self.model.display()))?;
+        let chosen = engine.chosen_device();
+        match chosen.reason {
+            Some(why) => eprintln!("device: {} ({why})", chosen.name),
+            None => eprintln!("device: {}", chosen.name),
+        }
+        Ok(engine)
     }
 }

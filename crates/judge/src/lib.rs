@@ -53,6 +53,6 @@ pub use item::{BinaryRubric, Gold, ItemError, JudgeItem, ScoreRubric, TaskInput,
 pub use items_file::{KeyedItem, read_items};
 pub use label::{Label, LabelSet, Side};
 pub use position::{OrderReport, combine_orders};
-pub use prompt::{Prompt, RenderError, Segment, render};
+pub use prompt::{Prompt, PromptPart, RenderError, render};
 pub use template::{Template, TemplateError, Variable};
 pub use verdict::{ParseFailure, Verdict, parse_verdict};

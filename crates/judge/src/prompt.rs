@@ -17,7 +17,7 @@ use crate::template::{Part, Template, ValueEncoding, Variable};
 
 /// One piece of a rendered prompt.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Segment<'a> {
+pub enum PromptPart<'a> {
     /// Text of the template itself.
     Template(&'a str),
     /// A value from the item — text supplied by the user, to be tokenized as plain text.
@@ -27,7 +27,7 @@ pub enum Segment<'a> {
 /// A rendered prompt: the content of the single user message Selene expects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prompt<'a> {
-    segments: Vec<Segment<'a>>,
+    segments: Vec<PromptPart<'a>>,
 }
 
 /// Why an item does not fit a template.
@@ -49,12 +49,12 @@ pub fn render<'a>(template: &'a Template, item: &'a JudgeItem) -> Result<Prompt<
         .parts()
         .iter()
         .map(|part| match part {
-            Part::Text(text) => Ok(Segment::Template(text)),
+            Part::Text(text) => Ok(PromptPart::Template(text)),
             Part::Slot(variable) => {
                 let value = supplied.iter().find(|(v, _)| v == variable).map(|&(_, value)| value);
                 let value = value
                     .ok_or_else(|| RenderError::MissingValue { variable: *variable, field: field_for(*variable) })?;
-                Ok(Segment::Data { variable: *variable, text: encode(value, template.encoding()) })
+                Ok(PromptPart::Data { variable: *variable, text: encode(value, template.encoding()) })
             }
         })
         .collect::<Result<_, _>>()?;
@@ -63,13 +63,13 @@ pub fn render<'a>(template: &'a Template, item: &'a JudgeItem) -> Result<Prompt<
 
 impl<'a> Prompt<'a> {
     /// The segments in order.
-    pub fn segments(&self) -> &[Segment<'a>] {
+    pub fn segments(&self) -> &[PromptPart<'a>] {
         &self.segments
     }
 
     /// The whole prompt as one string.
     pub fn text(&self) -> String {
-        self.segments.iter().map(Segment::text).collect()
+        self.segments.iter().map(PromptPart::text).collect()
     }
 
     /// Byte ranges of [`text`](Self::text) that hold user data, in order.
@@ -78,7 +78,7 @@ impl<'a> Prompt<'a> {
         let mut offset = 0;
         for segment in &self.segments {
             let end = offset + segment.text().len();
-            if let Segment::Data { .. } = segment {
+            if let PromptPart::Data { .. } = segment {
                 ranges.push(offset..end);
             }
             offset = end;
@@ -87,12 +87,12 @@ impl<'a> Prompt<'a> {
     }
 }
 
-impl Segment<'_> {
+impl PromptPart<'_> {
     /// The segment's text.
     pub fn text(&self) -> &str {
         match self {
-            Segment::Template(text) => text,
-            Segment::Data { text, .. } => text,
+            PromptPart::Template(text) => text,
+            PromptPart::Data { text, .. } => text,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! (tests/golden/templates.py), user text stays data, and mismatches between item and template
 //! are reported by field.
 
-use selene_judge::{BuiltinTemplate, JudgeItem, RenderError, Segment, Template, TemplateError, Variable, render};
+use selene_judge::{BuiltinTemplate, JudgeItem, PromptPart, RenderError, Template, TemplateError, Variable, render};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -58,14 +58,14 @@ fn user_text_is_literal_data() {
         assert!(data.iter().any(|d| d.contains("{short}")), "{}", case.template);
         // No special-token text and no slot syntax comes from the template itself.
         for segment in prompt.segments() {
-            if let Segment::Template(text) = segment {
+            if let PromptPart::Template(text) = segment {
                 assert!(!text.contains("<|"), "{}: {text}", case.template);
                 assert!(!text.contains("{user_input}"), "{}: {text}", case.template);
             }
         }
         // Segments concatenate to the text, and data ranges cover exactly the data segments.
         let data_segments: Vec<&str> =
-            prompt.segments().iter().filter(|s| matches!(s, Segment::Data { .. })).map(Segment::text).collect();
+            prompt.segments().iter().filter(|s| matches!(s, PromptPart::Data { .. })).map(PromptPart::text).collect();
         assert_eq!(data, data_segments);
     }
 }
@@ -82,8 +82,8 @@ fn data_segments_name_their_variable() {
         .segments()
         .iter()
         .filter_map(|s| match s {
-            Segment::Data { variable, text } => Some((*variable, text.as_ref())),
-            Segment::Template(_) => None,
+            PromptPart::Data { variable, text } => Some((*variable, text.as_ref())),
+            PromptPart::Template(_) => None,
         })
         .collect();
     assert_eq!(

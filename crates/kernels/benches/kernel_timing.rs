@@ -1,5 +1,4 @@
-//! Time of each block kernel, under each schedule and in each layout of the blocks (the planes
-//! selene uses and the file's raw bytes, where they differ), beside Burn's own f32 matmul of the same
+//! Time of each block kernel, under each schedule, beside Burn's own f32 matmul of the same
 //! (expanded) weights, and of the fused cached attention beside the same attention as Burn tensor
 //! operations, and of choosing the best logits on the device beside reading the row back and
 //! choosing on the host, on one device: `cargo bench --workspace --bench kernel_timing [-- wgpu]
@@ -12,7 +11,7 @@ use std::time::Instant;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Device, DeviceKind, Tensor, TensorData};
 use selene_gguf::codec;
-use selene_kernels::{BlockFormat, BlockMatrix, Layout, Schedule, cached_attention_fused, top_candidates};
+use selene_kernels::{BlockFormat, BlockMatrix, Compute, Schedule, cached_attention_fused, top_candidates};
 
 /// Waits for `t` by reading it back whole (a few MB at most here).
 fn sync<const D: usize>(t: Tensor<D>) {
@@ -53,6 +52,7 @@ fn main() {
 }
 
 fn products(device: &Device) {
+    let Compute::Kernels { binding_limit, .. } = Compute::of(device) else { panic!("{device:?} runs no kernels") };
     // SmolLM2-135M's projections.
     for (rows, cols) in [(576usize, 576usize), (1536, 576), (576, 1536)] {
         let values: Vec<f32> = (0..rows * cols).map(|i| ((i * 7919 % 1000) as f32 / 1000.0 - 0.5) * 0.04).collect();
@@ -67,20 +67,15 @@ fn products(device: &Device) {
                     continue;
                 }
                 let bytes = codec::quantize_to_vec(ty, &values).unwrap();
-                for layout in Layout::ALL {
-                    let m = BlockMatrix::with_layout(&bytes, ty, rows, cols, device, layout).unwrap();
-                    if m.layout() != layout {
-                        continue;
-                    }
-                    for schedule in Schedule::ALL {
-                        let m = m.clone().with_schedule(schedule);
-                        let (f, b) = time(|| sync(m.matmul(x.clone())));
-                        println!(
-                            "{rows:>5}x{cols:<5} t={tokens:<4} {:<22} first {f:>8.3} s  best {:>9.3} ms",
-                            format!("{ty} {schedule:?} {layout:?}"),
-                            b * 1e3
-                        );
-                    }
+                for schedule in Schedule::ALL {
+                    let compute = Compute::Kernels { schedule, binding_limit };
+                    let m = BlockMatrix::new(&bytes, ty, rows, cols, device, compute).unwrap();
+                    let (f, b) = time(|| sync(m.matmul(x.clone())));
+                    println!(
+                        "{rows:>5}x{cols:<5} t={tokens:<4} {:<22} first {f:>8.3} s  best {:>9.3} ms",
+                        format!("{ty} {schedule:?}"),
+                        b * 1e3
+                    );
                 }
             }
         }

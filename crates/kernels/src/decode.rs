@@ -5,12 +5,11 @@
 //! block's, or a K-quant sub-block's with its 6- or 8-bit sub-scale folded in). The kernels ask
 //! for the map once per run and then for each `q`, so the per-value work is a shift, a mask and
 //! a multiply-add. The formulas are ggml's (`dequantize_row_*` in ggml-quants.c); the byte
-//! offsets are those of the block body described in [`crate::format`], in either layout where a
-//! format has two (Q4_0, Q8_0, Q6_K).
+//! offsets are those of the block body described in [`crate::format`].
 
 use cubecl::prelude::*;
 
-use crate::format::{BlockFormat, Layout};
+use crate::format::BlockFormat;
 
 /// Values in a run that shares one affine map.
 pub const RUN: usize = 16;
@@ -50,41 +49,6 @@ pub fn f16_to_f32(bits: u32) -> f32 {
     }
 }
 
-/// Byte `b` of the block body at `base`: a word index in the [`Layout::Planes`] layout, a byte
-/// index in the [`Layout::Raw`] one (where a body may start halfway through a word).
-#[cube]
-fn body_byte(w: &[u32], base: usize, b: usize, #[comptime] layout: Layout) -> u32 {
-    match layout {
-        Layout::Planes => byte_at(w, base, b),
-        Layout::Raw => byte_at(w, 0, base + b),
-    }
-}
-
-/// The f16 scale of block `block` (of a format with a scale plane) whose body starts at
-/// `base`: the `block`-th of the plane at word `plane`, or in the raw layout the two bytes
-/// before the body (Q4_0, Q8_0) or after it (Q6_K), always within one word since ggml's blocks
-/// are an even number of bytes long.
-#[cube]
-fn block_scale(
-    w: &[u32],
-    base: usize,
-    plane: usize,
-    block: usize,
-    #[comptime] format: BlockFormat,
-    #[comptime] layout: Layout,
-) -> f32 {
-    match layout {
-        Layout::Planes => plane_scale(w, plane, block),
-        Layout::Raw => {
-            let at = match format {
-                BlockFormat::Q6_K => base + 208,
-                _ => base - 2,
-            };
-            f16_to_f32((w[at / 4] >> u32::cast_from((at % 4) * 8)) & 0xFFFF)
-        }
-    }
-}
-
 /// The `index`-th f16 of the scale plane that starts at word `plane`.
 #[cube]
 fn plane_scale(w: &[u32], plane: usize, index: usize) -> f32 {
@@ -121,12 +85,9 @@ pub fn run_affine(
     block: usize,
     run: usize,
     #[comptime] format: BlockFormat,
-    #[comptime] layout: Layout,
 ) -> Affine {
     match format {
-        BlockFormat::Q4_0 | BlockFormat::Q8_0 => {
-            Affine { scale: block_scale(w, base, plane, block, format, layout), offset: 0.0 }
-        }
+        BlockFormat::Q4_0 | BlockFormat::Q8_0 => Affine { scale: plane_scale(w, plane, block), offset: 0.0 },
         BlockFormat::Q4_1 => Affine { scale: word_half(w, base, 0u32), offset: word_half(w, base, 1u32) },
         BlockFormat::Q4_K | BlockFormat::Q5_K => {
             let (scale, min) = scale_min_k4(w, base, run / 2);
@@ -140,9 +101,9 @@ pub fn run_affine(
             // scale (r / 8) * 8 + (r % 2) + 2 * ((r % 8) / 2), i.e. ggml's `sc[is + 2k]`.
             let half = run / 8;
             let group = (run % 8) / 2;
-            let raw = body_byte(w, base, 192 + half * 8 + run % 2 + 2 * group, layout);
+            let raw = byte_at(w, base, 192 + half * 8 + run % 2 + 2 * group);
             let sub = f32::cast_from(raw) - select(raw >= 128, 256.0f32, 0.0f32);
-            Affine { scale: block_scale(w, base, plane, block, format, layout) * sub, offset: 0.0 }
+            Affine { scale: plane_scale(w, plane, block) * sub, offset: 0.0 }
         }
     }
 }
@@ -151,21 +112,11 @@ pub fn run_affine(
 /// signed where ggml's formula subtracts a bias (Q4_0's 8, Q6_K's 32), so that every value is
 /// computed as ggml computes it.
 #[cube]
-pub fn run_quant(
-    w: &[u32],
-    base: usize,
-    run: usize,
-    #[comptime] i: usize,
-    #[comptime] format: BlockFormat,
-    #[comptime] layout: Layout,
-) -> f32 {
+pub fn run_quant(w: &[u32], base: usize, run: usize, #[comptime] i: usize, #[comptime] format: BlockFormat) -> f32 {
     match format {
         BlockFormat::Q4_0 => {
             // Values 0..16 are the low nibbles of bytes 0..16, values 16..32 the high ones.
-            let nibbles = match layout {
-                Layout::Planes => w[base + comptime!(i / 4)] >> comptime!(((i % 4) * 8) as u32),
-                Layout::Raw => body_byte(w, base, i, layout),
-            };
+            let nibbles = w[base + comptime!(i / 4)] >> comptime!(((i % 4) * 8) as u32);
             f32::cast_from((nibbles >> (u32::cast_from(run) * 4)) & 0xF) - 8.0
         }
         BlockFormat::Q4_1 => {
@@ -173,7 +124,7 @@ pub fn run_quant(
             f32::cast_from((word >> (u32::cast_from(run) * 4 + comptime!(((i % 4) * 8) as u32))) & 0xF)
         }
         BlockFormat::Q8_0 => {
-            let q = body_byte(w, base, run * 16 + i, layout);
+            let q = byte_at(w, base, run * 16 + i);
             f32::cast_from(q) - select(q >= 128, 256.0f32, 0.0f32)
         }
         BlockFormat::Q4_K => {
@@ -197,9 +148,8 @@ pub fn run_quant(
             let half = run / 8;
             let group = (run % 8) / 2;
             let l = 16 * (run % 2) + i;
-            let low =
-                (body_byte(w, base, half * 64 + l + 32 * (group % 2), layout) >> u32::cast_from((group / 2) * 4)) & 0xF;
-            let high = (body_byte(w, base, 128 + half * 32 + l, layout) >> u32::cast_from(group * 2)) & 3;
+            let low = (byte_at(w, base, half * 64 + l + 32 * (group % 2)) >> u32::cast_from((group / 2) * 4)) & 0xF;
+            let high = (byte_at(w, base, 128 + half * 32 + l) >> u32::cast_from(group * 2)) & 3;
             f32::cast_from(low | (high << 4)) - 32.0
         }
     }

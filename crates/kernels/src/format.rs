@@ -6,29 +6,15 @@
 //! every byte but the one f16 scale that breaks the alignment, and that scale, moved to a plane
 //! of f16 pairs after all the bodies. Bodies keep ggml's byte order, so the kernels decode them
 //! with ggml's own formulas; the split costs no memory (two scales share a word). Types whose
-//! blocks are already whole words (Q4_1, Q4_K, Q5_K) are copied as they are. The file's own
-//! layout ([`Layout::Raw`]) is kept selectable, so that the two can be measured against each
-//! other (the `kernel_timing` bench).
+//! blocks are already whole words (Q4_1, Q4_K, Q5_K) are copied as they are. Reading the file's
+//! bytes as they are, bodies straddling words, was measured no faster for any type and slower for
+//! Q4_0 (`tools/bench/results/kernel_layouts.md`).
 
 use selene_gguf::GgmlType;
 use serde::{Deserialize, Serialize};
 
 /// The longest body of a block that has a scale plane (Q6_K's).
 const MAX_BODY_BYTES: usize = 208;
-
-/// How a matrix's blocks lie in device memory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Layout {
-    /// Bodies of whole words, and the scales that would break the alignment in a plane after
-    /// them (the default).
-    Planes,
-    /// ggml's bytes as the file has them: a body may start halfway through a word.
-    Raw,
-}
-
-impl Layout {
-    pub const ALL: [Layout; 2] = [Layout::Planes, Layout::Raw];
-}
 
 /// A ggml block type the kernels compute with.
 #[allow(non_camel_case_types)]
@@ -91,23 +77,8 @@ impl BlockFormat {
     }
 
     /// Whether the block's scale lives in the plane after the bodies.
-    pub fn has_scale_plane(self) -> bool {
+    fn has_scale_plane(self) -> bool {
         self.plane_scale_offset().is_some()
-    }
-
-    /// The layout a matrix of this format gets when `layout` is asked for: formats whose blocks
-    /// are whole words have only one.
-    pub fn layout(self, layout: Layout) -> Layout {
-        if self.has_scale_plane() { layout } else { Layout::Planes }
-    }
-
-    /// In the raw layout, where a block's body starts from the block's first byte: after the
-    /// leading f16 scale of Q4_0 and Q8_0 (Q6_K's scale is at its end).
-    pub fn raw_body_offset(self) -> usize {
-        match self.plane_scale_offset() {
-            Some(0) => 2,
-            _ => 0,
-        }
     }
 
     /// 32-bit words of one block's body.
@@ -117,37 +88,20 @@ impl BlockFormat {
         bytes / 4
     }
 
-    /// Words on the device for `blocks` blocks: in the planes layout their bodies, then their
-    /// scales two to a word; in the raw one their bytes, the last word padded.
-    pub fn device_words(self, blocks: usize, layout: Layout) -> usize {
-        match self.layout(layout) {
-            Layout::Planes => blocks * self.body_words() + if self.has_scale_plane() { blocks.div_ceil(2) } else { 0 },
-            Layout::Raw => (blocks * self.ggml_type().block_bytes()).div_ceil(4),
-        }
+    /// Words on the device for `blocks` blocks: their bodies, then their scales two to a word.
+    pub fn device_words(self, blocks: usize) -> usize {
+        blocks * self.body_words() + if self.has_scale_plane() { blocks.div_ceil(2) } else { 0 }
     }
 
     /// The device words for consecutive ggml blocks (`bytes` holds whole blocks).
-    pub fn pack(self, bytes: &[u8], layout: Layout) -> Vec<u32> {
+    pub fn pack(self, bytes: &[u8]) -> Vec<u32> {
         let block_bytes = self.ggml_type().block_bytes();
         let blocks = bytes.len() / block_bytes;
         debug_assert_eq!(blocks * block_bytes, bytes.len());
-        let mut words = Vec::with_capacity(self.device_words(blocks, layout));
+        let mut words = Vec::with_capacity(self.device_words(blocks));
         let word = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        let plane = match self.layout(layout) {
-            Layout::Planes => self.plane_scale_offset(),
-            Layout::Raw => None,
-        };
-        match plane {
-            None => {
-                let mut chunks = bytes.chunks_exact(4);
-                words.extend(chunks.by_ref().map(word));
-                let rest = chunks.remainder();
-                if !rest.is_empty() {
-                    let mut last = [0u8; 4];
-                    last[..rest.len()].copy_from_slice(rest);
-                    words.push(u32::from_le_bytes(last));
-                }
-            }
+        match self.plane_scale_offset() {
+            None => words.extend(bytes.chunks_exact(4).map(word)),
             Some(at) => {
                 let mut scales = Vec::with_capacity(blocks);
                 let mut body = [0u8; MAX_BODY_BYTES];
@@ -175,22 +129,10 @@ mod tests {
             let ty = format.ggml_type();
             assert_eq!(BlockFormat::of(ty), Some(format));
             // Two blocks take exactly their ggml bytes.
-            assert_eq!(format.device_words(2, Layout::Planes) * 4, 2 * ty.block_bytes(), "{ty}");
+            assert_eq!(format.device_words(2) * 4, 2 * ty.block_bytes(), "{ty}");
             let bytes: Vec<u8> = (0..3 * ty.block_bytes()).map(|i| (i * 7 + 3) as u8).collect();
-            for layout in Layout::ALL {
-                assert_eq!(format.pack(&bytes, layout).len(), format.device_words(3, layout), "{ty}");
-            }
+            assert_eq!(format.pack(&bytes).len(), format.device_words(3), "{ty}");
         }
-    }
-
-    #[test]
-    fn the_raw_layout_keeps_the_files_bytes() {
-        let bytes: Vec<u8> = (0..3 * 34).map(|i| i as u8).collect();
-        let words = BlockFormat::Q8_0.pack(&bytes, Layout::Raw);
-        assert_eq!(words.len(), 26);
-        assert_eq!(words[0], u32::from_le_bytes([0, 1, 2, 3]));
-        assert_eq!(words[25], u32::from_le_bytes([100, 101, 0, 0]));
-        assert_eq!(BlockFormat::Q4_1.layout(Layout::Raw), Layout::Planes, "Q4_1 blocks are whole words");
     }
 
     #[test]
@@ -201,7 +143,7 @@ mod tests {
         bytes[18..20].copy_from_slice(&0xabcdu16.to_le_bytes());
         bytes[2] = 0x11;
         bytes[20] = 0x22;
-        let words = format.pack(&bytes, Layout::Planes);
+        let words = format.pack(&bytes);
         assert_eq!(words[0], 0x11);
         assert_eq!(words[4], 0x22);
         assert_eq!(words[8], 0xabcd_1234);

@@ -7,31 +7,87 @@
 //! natively and CUDA C++ on NVIDIA GPUs. A matrix larger than one storage-buffer binding (the
 //! 8B model's output head is ~430 MB; WebGPU guarantees only 128 MiB) is split by rows.
 
-pub mod decode;
-pub mod format;
-pub mod fused;
-pub mod matmul;
+mod decode;
+mod format;
+mod fused;
+mod matmul;
 mod ops;
 mod reduce;
-pub mod select;
-pub mod serial;
+mod select;
+mod serial;
 
 use burn::backend::DispatchDevice;
 use burn::tensor::{DType, Device, DeviceKind, Int, Tensor, TensorData};
 use selene_gguf::GgmlType;
 use serde::{Deserialize, Serialize};
 
-pub use format::{BlockFormat, Layout};
+pub use format::BlockFormat;
 use matmul::TILE_M;
-pub use ops::{
-    BlockMatmulOps, FusedOps, cached_attention_fused, dequantize_blocks, matmul_blocks, rms_norm_fused, rope_fused,
-    top_candidates,
-};
+pub use ops::{cached_attention_fused, rms_norm_fused, rope_fused, top_candidates};
+use ops::{dequantize_blocks, matmul_blocks};
+pub use select::MAX_CANDIDATES;
 
 /// The most weights a long prompt's product expands to f32 at a time (16 MiB): Burn's matrix
 /// product gets rows enough to run at full speed, and device memory stays within a few percent
 /// of the blocks' size.
 const EXPANDED_VALUES: usize = 1 << 22;
+
+/// How a model computes on its device, decided once when it is loaded ([`Compute::of`]) and
+/// held by every part that launches work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compute {
+    /// Burn's own tensor operations only: training (autodiff devices, whose operations must be
+    /// differentiable), backends without kernels of ours, and the f32 reference.
+    Tensors,
+    /// This crate's CubeCL kernels (wgpu, WebGPU, CUDA), with how they spread work over the
+    /// device's units and the largest buffer one kernel can bind.
+    Kernels { schedule: Schedule, binding_limit: u64 },
+}
+
+impl Compute {
+    /// What suits `device`: the kernels where CubeCL runs them, [`Schedule::Serial`] where it
+    /// finds no card behind the adapter (a CPU Vulkan driver, a browser's fallback adapter),
+    /// [`Schedule::Subgroup`] where the device has subgroup operations none wider than
+    /// [`ROW_UNITS`].
+    pub fn of(device: &Device) -> Compute {
+        let DispatchDevice::Cube(cube) = device.as_dispatch() else {
+            return Compute::Tensors;
+        };
+        let client = cube.client();
+        let properties = client.properties();
+        let schedule = if properties.identity.physical.is_none() {
+            Schedule::Serial
+        } else if properties.features.plane.contains(cubecl::features::Plane::Ops)
+            && (1..=ROW_UNITS as u32).contains(&properties.hardware.plane_size_max)
+        {
+            Schedule::Subgroup
+        } else {
+            Schedule::Workgroup
+        };
+        Compute::Kernels { schedule, binding_limit: properties.memory.max_page_size }
+    }
+
+    /// The kernels' schedule, where kernels run.
+    pub fn schedule(self) -> Option<Schedule> {
+        match self {
+            Compute::Kernels { schedule, .. } => Some(schedule),
+            Compute::Tensors => None,
+        }
+    }
+
+    /// Whether matrices of `ty` are held in their blocks, not expanded to f32.
+    pub fn holds_blocks(self, ty: GgmlType) -> bool {
+        matches!(self, Compute::Kernels { .. }) && BlockFormat::of(ty).is_some()
+    }
+
+    /// Whether the best logits are best chosen where they are ([`top_candidates`]): on a GPU,
+    /// whose memory the host reads slowly; not on a software adapter, whose buffers are the
+    /// host's memory and where choosing on the host is faster (Llama 3's row, 40 candidates:
+    /// `kernel_timing select`).
+    pub fn selects_on_device(self) -> bool {
+        matches!(self, Compute::Kernels { schedule: Schedule::Workgroup | Schedule::Subgroup, .. })
+    }
+}
 
 /// A `[rows, cols]` weight matrix held on the device as ggml blocks, in chunks of whole rows
 /// that each fit one storage-buffer binding.
@@ -42,7 +98,6 @@ pub struct BlockMatrix {
     rows: usize,
     cols: usize,
     schedule: Schedule,
-    layout: Layout,
 }
 
 /// How the work of a kernel is spread over a device's units.
@@ -55,17 +110,12 @@ pub enum Schedule {
     /// subgroup reduces its part of a row in registers and one barrier joins the parts.
     Subgroup,
     /// An adapter with no card behind it (lavapipe, SwiftShader): one unit per output, no
-    /// barriers ([`serial`] says why).
+    /// barriers (`serial.rs` says why).
     Serial,
 }
 
 impl Schedule {
     pub const ALL: [Schedule; 3] = [Schedule::Workgroup, Schedule::Subgroup, Schedule::Serial];
-
-    /// The schedule that suits `device` ([`kernel_schedule`], `Workgroup` where no kernels run).
-    pub fn of(device: &Device) -> Schedule {
-        kernel_schedule(device).unwrap_or(Schedule::Workgroup)
-    }
 }
 
 #[derive(Clone, Debug)]
@@ -75,41 +125,20 @@ struct Chunk {
 }
 
 impl BlockMatrix {
-    /// Whether `device` can hold `ty` blocks as they are: a CubeCL device and a type the kernels
-    /// know.
-    pub fn supported(ty: GgmlType, device: &Device) -> bool {
-        BlockFormat::of(ty).is_some() && runs_kernels(device)
-    }
-
     /// Uploads `rows x cols` values stored as consecutive ggml blocks of type `ty` (ggml's row
-    /// order, each row a whole number of blocks).
-    pub fn new(bytes: &[u8], ty: GgmlType, rows: usize, cols: usize, device: &Device) -> Result<Self, String> {
-        Self::with_layout(bytes, ty, rows, cols, device, Layout::Planes)
-    }
-
-    /// [`BlockMatrix::new`] with the blocks laid out as `layout` says ([`format`]).
-    pub fn with_layout(
+    /// order, each row a whole number of blocks) to `device`, whose kernels run as `compute`
+    /// says, in chunks of rows that fit its binding limit.
+    pub fn new(
         bytes: &[u8],
         ty: GgmlType,
         rows: usize,
         cols: usize,
         device: &Device,
-        layout: Layout,
+        compute: Compute,
     ) -> Result<Self, String> {
-        let limit = binding_limit(device).ok_or_else(|| format!("{device:?} runs no CubeCL kernels"))?;
-        Self::with_binding_limit(bytes, ty, rows, cols, device, limit, layout)
-    }
-
-    /// [`BlockMatrix::with_layout`] with chunks of at most `limit` bytes.
-    pub fn with_binding_limit(
-        bytes: &[u8],
-        ty: GgmlType,
-        rows: usize,
-        cols: usize,
-        device: &Device,
-        limit: u64,
-        layout: Layout,
-    ) -> Result<Self, String> {
+        let Compute::Kernels { schedule, binding_limit } = compute else {
+            return Err(format!("{device:?} runs no CubeCL kernels"));
+        };
         let format = BlockFormat::of(ty).ok_or_else(|| format!("no device kernel reads {ty} blocks"))?;
         let per_block = format.block_values();
         if cols % per_block != 0 || rows == 0 {
@@ -124,21 +153,20 @@ impl BlockMatrix {
                 rows * row_bytes
             ));
         }
-        let layout = format.layout(layout);
-        let chunk_bytes = |n: usize| format.device_words(n * row_blocks, layout) as u64 * 4;
+        let chunk_bytes = |n: usize| format.device_words(n * row_blocks) as u64 * 4;
         let mut chunk_rows = rows;
-        while chunk_rows > 1 && chunk_bytes(chunk_rows) > limit {
+        while chunk_rows > 1 && chunk_bytes(chunk_rows) > binding_limit {
             chunk_rows = chunk_rows.div_ceil(2);
         }
-        if chunk_bytes(chunk_rows) > limit {
+        if chunk_bytes(chunk_rows) > binding_limit {
             return Err(format!(
-                "one row of {cols} {ty} values is larger than the device's largest buffer ({limit} bytes)"
+                "one row of {cols} {ty} values is larger than the device's largest buffer ({binding_limit} bytes)"
             ));
         }
         let chunks = bytes
             .chunks(chunk_rows * row_bytes)
             .map(|part| {
-                let words = format.pack(part, layout);
+                let words = format.pack(part);
                 let len = words.len();
                 Chunk {
                     words: device.memory_persistent_allocations(TensorData::new(words, [len]), |data| {
@@ -148,21 +176,7 @@ impl BlockMatrix {
                 }
             })
             .collect();
-        Ok(BlockMatrix { chunks, format, rows, cols, schedule: Schedule::of(device), layout })
-    }
-
-    /// The same matrix computed with `schedule` instead of the one that suits its device.
-    pub fn with_schedule(mut self, schedule: Schedule) -> Self {
-        self.schedule = schedule;
-        self
-    }
-
-    pub fn format(&self) -> BlockFormat {
-        self.format
-    }
-
-    pub fn layout(&self) -> Layout {
-        self.layout
+        Ok(BlockMatrix { chunks, format, rows, cols, schedule })
     }
 
     /// `[rows, cols]`.
@@ -182,27 +196,20 @@ impl BlockMatrix {
 
     /// `x [tokens, cols] · Wᵀ`: `[tokens, rows]`. Up to [`TILE_M`] tokens (on a browser's
     /// software adapter, any number) the kernels multiply with the blocks; more tokens multiply
-    /// with a few rows at a time expanded to f32 ([`crate::matmul`] says why).
+    /// with a few rows at a time expanded to f32 (`matmul.rs` says why).
     pub fn matmul(&self, x: Tensor<2>) -> Tensor<2> {
         let [tokens, cols] = x.dims();
         debug_assert_eq!(cols, self.cols);
         let mut parts = Vec::new();
         for chunk in &self.chunks {
             if self.multiplies_blocks(tokens) {
-                parts.push(matmul_blocks(
-                    x.clone(),
-                    chunk.words.clone(),
-                    self.format,
-                    self.layout,
-                    chunk.rows,
-                    self.schedule,
-                ));
+                parts.push(matmul_blocks(x.clone(), chunk.words.clone(), self.format, chunk.rows, self.schedule));
                 continue;
             }
             let step = (EXPANDED_VALUES / cols).max(1);
             for first in (0..chunk.rows).step_by(step) {
                 let rows = step.min(chunk.rows - first);
-                let w = dequantize_blocks(chunk.words.clone(), self.format, self.layout, chunk.rows, first, rows, cols);
+                let w = dequantize_blocks(chunk.words.clone(), self.format, chunk.rows, first, rows, cols);
                 parts.push(x.clone().matmul(w.transpose()));
             }
         }
@@ -218,22 +225,10 @@ impl BlockMatrix {
         match self.schedule {
             Schedule::Workgroup | Schedule::Subgroup => tokens <= TILE_M,
             // A browser's software adapter is SwiftShader, whose barriers make the tiled product
-            // slower than the serial kernel at any length (512 tokens through 1536x576: 2.47 s
-            // against 1.43 s); natively it is lavapipe, where the tiled product wins on long
-            // prompts (0.53 s against 2.08 s), both measured natively with the serial kernel
-            // forced for every length.
+            // slower than the serial kernel at any length; natively it is lavapipe, where the
+            // tiled product wins on long prompts (tools/bench/results/kernel_timing_*.txt).
             Schedule::Serial => tokens <= TILE_M || cfg!(target_family = "wasm"),
         }
-    }
-
-    /// The whole matrix as f32 `[rows, cols]`, as the long-prompt product expands it.
-    pub fn dequantize(&self) -> Tensor<2> {
-        let parts: Vec<Tensor<2>> = self
-            .chunks
-            .iter()
-            .map(|c| dequantize_blocks(c.words.clone(), self.format, self.layout, c.rows, 0, c.rows, self.cols))
-            .collect();
-        Tensor::cat(parts, 0)
     }
 }
 
@@ -255,43 +250,11 @@ pub fn tune_briefly() {
 
 /// The fewest units that share a row in any reduction of the workgroup kernels (the
 /// matrix-vector kernel's lanes): the largest subgroup [`Schedule::Subgroup`] can use.
-pub const ROW_UNITS: usize = matmul::LANES;
-
-/// How this crate's kernels run on `device`, or `None` where they do not run at all:
-/// [`Schedule::Serial`] where CubeCL finds no physical card behind the adapter (a CPU Vulkan
-/// driver, a browser's fallback adapter), [`Schedule::Subgroup`] where the device has subgroup
-/// operations and none of its subgroup sizes exceeds [`ROW_UNITS`].
-pub fn kernel_schedule(device: &Device) -> Option<Schedule> {
-    let DispatchDevice::Cube(cube) = device.as_dispatch() else {
-        return None;
-    };
-    let client = cube.client();
-    let properties = client.properties();
-    if properties.identity.physical.is_none() {
-        return Some(Schedule::Serial);
-    }
-    let subgroups = properties.features.plane.contains(cubecl::features::Plane::Ops)
-        && (1..=ROW_UNITS as u32).contains(&properties.hardware.plane_size_max);
-    Some(if subgroups { Schedule::Subgroup } else { Schedule::Workgroup })
-}
+const ROW_UNITS: usize = matmul::LANES;
 
 /// The CPU's software Vulkan adapter (lavapipe where Mesa is installed), with Burn's tuning kept
 /// brief ([`tune_briefly`]): what `--device wgpu-cpu` and the tests without a GPU run on.
 pub fn software_device() -> Device {
     tune_briefly();
     Device::wgpu(DeviceKind::Cpu)
-}
-
-/// Whether `device` runs the CubeCL kernels of this crate (wgpu, WebGPU, CUDA; not the Flex CPU
-/// backend, and not an autodiff device, whose operations must be differentiable).
-pub fn runs_kernels(device: &Device) -> bool {
-    binding_limit(device).is_some()
-}
-
-/// The largest buffer a kernel can bind on `device`, or `None` if it runs no CubeCL kernels.
-pub fn binding_limit(device: &Device) -> Option<u64> {
-    match device.as_dispatch() {
-        DispatchDevice::Cube(cube) => Some(cube.client().properties().memory.max_page_size),
-        _ => None,
-    }
 }

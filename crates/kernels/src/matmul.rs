@@ -20,7 +20,7 @@
 use cubecl::prelude::*;
 
 use crate::decode::{RUN, run_affine, run_quant, runs_per_block};
-use crate::format::{BlockFormat, Layout};
+use crate::format::BlockFormat;
 use crate::reduce::{Combine, row_reduce};
 
 /// Units that share one row in the matrix-vector kernel.
@@ -36,23 +36,18 @@ const TILE_K: usize = 2 * RUN;
 const MICRO: usize = 4;
 pub const TILE_UNITS: usize = (TILE_M / MICRO) * (TILE_N / MICRO);
 
-/// The body of the block holding run `r` of `row`: (block index, where its body starts, run in
-/// block). The body starts at a word in the planes layout and at a byte in the raw one.
+/// The body of the block holding run `r` of `row`: (block index, the word where its body
+/// starts, run in block).
 #[cube]
 pub(crate) fn locate(
     row: usize,
     r: usize,
     runs_per_row: usize,
     #[comptime] format: BlockFormat,
-    #[comptime] layout: Layout,
 ) -> (usize, usize, usize) {
     let per_block = comptime!(runs_per_block(format));
     let block = row * (runs_per_row / per_block) + r / per_block;
-    let base = match layout {
-        Layout::Planes => block * comptime!(format.body_words()),
-        Layout::Raw => block * comptime!(format.ggml_type().block_bytes()) + comptime!(format.raw_body_offset()),
-    };
-    (block, base, r % per_block)
+    (block, block * comptime!(format.body_words()), r % per_block)
 }
 
 /// One token: `out[out_offset + row] = Σ_k x[k] · W[row, k]` for the rows of this chunk.
@@ -66,7 +61,6 @@ pub fn block_matvec(
     runs_per_row: usize,
     plane: usize,
     #[comptime] format: BlockFormat,
-    #[comptime] layout: Layout,
     #[comptime] subgroups: bool,
 ) {
     // A one-dimensional workgroup: WGSL defines no subgroups in a multi-dimensional one.
@@ -79,15 +73,15 @@ pub fn block_matvec(
     if row < rows {
         let mut r = lane;
         while r < runs_per_row {
-            let (block, base, run) = locate(row, r, runs_per_row, format, layout);
-            let map = run_affine(w, base, plane, block, run, format, layout);
+            let (block, base, run) = locate(row, r, runs_per_row, format);
+            let map = run_affine(w, base, plane, block, run, format);
             let xb = r * RUN;
             let mut dot = 0.0f32;
             let mut sum = 0.0f32;
             #[unroll]
             for i in 0..RUN {
                 let xi = x[xb + i];
-                dot += run_quant(w, base, run, i, format, layout) * xi;
+                dot += run_quant(w, base, run, i, format) * xi;
                 sum += xi;
             }
             acc += map.scale * dot + map.offset * sum;
@@ -114,7 +108,6 @@ pub fn block_matmul(
     runs_per_row: usize,
     plane: usize,
     #[comptime] format: BlockFormat,
-    #[comptime] layout: Layout,
 ) {
     let cols = runs_per_row * RUN;
     let unit = UNIT_POS as usize;
@@ -153,11 +146,11 @@ pub fn block_matmul(
 
         if wrow < rows {
             let r = k0 / RUN + wr;
-            let (block, base, run) = locate(wrow, r, runs_per_row, format, layout);
-            let map = run_affine(w, base, plane, block, run, format, layout);
+            let (block, base, run) = locate(wrow, r, runs_per_row, format);
+            let map = run_affine(w, base, plane, block, run, format);
             #[unroll]
             for i in 0..RUN {
-                ws[(wr * RUN + i) * TILE_N + wn] = map.scale * run_quant(w, base, run, i, format, layout) + map.offset;
+                ws[(wr * RUN + i) * TILE_N + wn] = map.scale * run_quant(w, base, run, i, format) + map.offset;
             }
         } else {
             #[unroll]
@@ -206,7 +199,6 @@ pub fn block_dequantize(
     runs_per_row: usize,
     plane: usize,
     #[comptime] format: BlockFormat,
-    #[comptime] layout: Layout,
 ) {
     let idx = ABSOLUTE_POS;
     if idx >= runs {
@@ -214,10 +206,10 @@ pub fn block_dequantize(
     }
     let at = first * runs_per_row + idx;
     let row = at / runs_per_row;
-    let (block, base, run) = locate(row, at % runs_per_row, runs_per_row, format, layout);
-    let map = run_affine(w, base, plane, block, run, format, layout);
+    let (block, base, run) = locate(row, at % runs_per_row, runs_per_row, format);
+    let map = run_affine(w, base, plane, block, run, format);
     #[unroll]
     for i in 0..RUN {
-        out[idx * RUN + i] = map.scale * run_quant(w, base, run, i, format, layout) + map.offset;
+        out[idx * RUN + i] = map.scale * run_quant(w, base, run, i, format) + map.offset;
     }
 }

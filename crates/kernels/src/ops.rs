@@ -12,7 +12,7 @@ use cubecl::prelude::*;
 
 use crate::Schedule;
 use crate::decode::RUN;
-use crate::format::{BlockFormat, Layout};
+use crate::format::BlockFormat;
 use crate::fused::{ATTENTION_UNITS, NORM_UNITS, cached_attention, rms_norm, rope};
 use crate::matmul::{LANES, ROWS_PER_CUBE, TILE_M, TILE_N, TILE_UNITS, block_dequantize, block_matmul, block_matvec};
 use crate::select::{MAX_CANDIDATES, rank_candidates, slice_candidates};
@@ -24,13 +24,12 @@ use crate::serial::{
 #[backend_extension(Cube, Fusion)]
 pub trait BlockMatmulOps: Backend {
     /// `x [tokens, cols]` times the transpose of `rows x cols` weights held as ggml blocks of
-    /// `format` in the words of `blocks` ([`BlockFormat::pack`] with `layout`): `[tokens, rows]`.
+    /// `format` in the words of `blocks` ([`BlockFormat::pack`]): `[tokens, rows]`.
     #[fusion(dtype = x, shape = product_shape(x, rows))]
     fn block_matmul(
         x: FloatTensor<Self>,
         blocks: IntTensor<Self>,
         format: BlockFormat,
-        layout: Layout,
         rows: usize,
         schedule: Schedule,
     ) -> FloatTensor<Self>;
@@ -41,7 +40,6 @@ pub trait BlockMatmulOps: Backend {
     fn block_dequantize(
         blocks: IntTensor<Self>,
         format: BlockFormat,
-        layout: Layout,
         chunk_rows: usize,
         first: usize,
         rows: usize,
@@ -100,7 +98,6 @@ impl BlockMatmulOps for CubeBackend {
         x: CubeTensor,
         blocks: CubeTensor,
         format: BlockFormat,
-        layout: Layout,
         rows: usize,
         schedule: Schedule,
     ) -> CubeTensor {
@@ -112,7 +109,6 @@ impl BlockMatmulOps for CubeBackend {
         let out = empty_device_dtype(x.client.clone(), x.device.clone(), Shape::new([tokens, rows]), DType::F32);
         let runs_per_row = cols / RUN;
         let plane = scale_plane(format, rows, cols);
-        let layout = format.layout(layout);
         let client = out.client.clone();
         // SAFETY: the kernels index `blocks` within `device_words(rows * cols / block)` words,
         // `x` within `tokens * cols` and `out` within `tokens * rows` values, which the shapes
@@ -132,7 +128,6 @@ impl BlockMatmulOps for CubeBackend {
                     runs_per_row,
                     plane,
                     format,
-                    layout,
                     group,
                 );
             } else if tokens == 1 {
@@ -147,7 +142,6 @@ impl BlockMatmulOps for CubeBackend {
                     runs_per_row,
                     plane,
                     format,
-                    layout,
                     schedule == Schedule::Subgroup,
                 );
             } else {
@@ -163,7 +157,6 @@ impl BlockMatmulOps for CubeBackend {
                     runs_per_row,
                     plane,
                     format,
-                    layout,
                 );
             }
         }
@@ -173,7 +166,6 @@ impl BlockMatmulOps for CubeBackend {
     fn block_dequantize(
         blocks: CubeTensor,
         format: BlockFormat,
-        layout: Layout,
         chunk_rows: usize,
         first: usize,
         rows: usize,
@@ -198,7 +190,6 @@ impl BlockMatmulOps for CubeBackend {
                 cols / RUN,
                 scale_plane(format, chunk_rows, cols),
                 format,
-                format.layout(layout),
             );
         }
         out
@@ -213,8 +204,7 @@ fn cubes_for(n: usize) -> CubeCount {
 /// Units per workgroup of the expanding kernel.
 const DEQUANTIZE_UNITS: usize = 256;
 
-/// The word where the scale plane of a `rows x cols` chunk starts (after all block bodies) in
-/// the planes layout; unused in the raw one.
+/// The word where the scale plane of a `rows x cols` chunk starts (after all block bodies).
 fn scale_plane(format: BlockFormat, rows: usize, cols: usize) -> usize {
     rows * cols / format.block_values() * format.body_words()
 }
@@ -466,7 +456,6 @@ pub fn matmul_blocks(
     x: burn::tensor::Tensor<2>,
     blocks: burn::tensor::Tensor<1, burn::tensor::Int>,
     format: BlockFormat,
-    layout: Layout,
     rows: usize,
     schedule: Schedule,
 ) -> burn::tensor::Tensor<2> {
@@ -474,7 +463,6 @@ pub fn matmul_blocks(
         x.into_dispatch(),
         blocks.into_dispatch(),
         format,
-        layout,
         rows,
         schedule,
     ))
@@ -484,7 +472,6 @@ pub fn matmul_blocks(
 pub fn dequantize_blocks(
     blocks: burn::tensor::Tensor<1, burn::tensor::Int>,
     format: BlockFormat,
-    layout: Layout,
     chunk_rows: usize,
     first: usize,
     rows: usize,
@@ -493,7 +480,6 @@ pub fn dequantize_blocks(
     burn::tensor::Tensor::from_dispatch(Dispatch::block_dequantize(
         blocks.into_dispatch(),
         format,
-        layout,
         chunk_rows,
         first,
         rows,

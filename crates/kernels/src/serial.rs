@@ -15,7 +15,7 @@
 use cubecl::prelude::*;
 
 use crate::decode::{RUN, run_affine, run_quant};
-use crate::format::{BlockFormat, Layout};
+use crate::format::BlockFormat;
 use crate::fused::LOWEST;
 use crate::matmul::locate;
 
@@ -41,7 +41,6 @@ pub fn block_matmul_serial(
     runs_per_row: usize,
     plane: usize,
     #[comptime] format: BlockFormat,
-    #[comptime] layout: Layout,
     #[comptime] group: usize,
 ) {
     let row = ABSOLUTE_POS_X as usize;
@@ -58,12 +57,12 @@ pub fn block_matmul_serial(
     // Tokens past the last one repeat it, so that the loop needs no bounds test.
     let last = tokens - 1;
     for r in 0..runs_per_row {
-        let (block, base, run) = locate(row, r, runs_per_row, format, layout);
-        let map = run_affine(w, base, plane, block, run, format, layout);
+        let (block, base, run) = locate(row, r, runs_per_row, format);
+        let map = run_affine(w, base, plane, block, run, format);
         let xb = r * RUN;
         #[unroll]
         for i in 0..RUN {
-            let weight = map.scale * run_quant(w, base, run, i, format, layout) + map.offset;
+            let weight = map.scale * run_quant(w, base, run, i, format) + map.offset;
             #[unroll]
             for t in 0..group {
                 let token = select(t0 + t < last, t0 + t, last);

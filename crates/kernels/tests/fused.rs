@@ -3,8 +3,7 @@
 //! GPU).
 
 use burn::tensor::{Device, DeviceKind, Tensor, TensorData};
-use selene_kernels::select::MAX_CANDIDATES;
-use selene_kernels::{Schedule, cached_attention_fused, rms_norm_fused, rope_fused, top_candidates};
+use selene_kernels::{MAX_CANDIDATES, Schedule, cached_attention_fused, rms_norm_fused, rope_fused, top_candidates};
 
 fn device() -> Device {
     match std::env::var("SELENE_KERNEL_DEVICE").as_deref() {

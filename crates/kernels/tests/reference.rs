@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use burn::tensor::{Device, DeviceKind, Tensor, TensorData};
 use selene_gguf::{GgmlType, GgufModel, codec};
-use selene_kernels::{BlockFormat, BlockMatrix, Layout, Schedule};
+use selene_kernels::{BlockFormat, BlockMatrix, Compute, Schedule};
 
 fn device() -> Device {
     match std::env::var("SELENE_KERNEL_DEVICE").as_deref() {
@@ -99,9 +99,23 @@ fn check(device: &Device, matrix: &BlockMatrix, bytes: &[u8], ty: GgmlType, toke
 /// One token (matrix-vector), a few and a whole tile (tiled kernel), more (expanded rows).
 const TOKEN_COUNTS: [usize; 5] = [1, 2, 32, 33, 70];
 
-/// `matrix` under each schedule.
-fn schedules(matrix: &BlockMatrix) -> impl Iterator<Item = BlockMatrix> + '_ {
-    Schedule::ALL.into_iter().map(|s| matrix.clone().with_schedule(s))
+/// The device's compute under each schedule, its binding limit as `limit` says.
+fn computes(device: &Device, limit: Option<u64>) -> impl Iterator<Item = Compute> {
+    let Compute::Kernels { binding_limit, .. } = Compute::of(device) else {
+        panic!("{device:?} runs no kernels");
+    };
+    let binding_limit = limit.unwrap_or(binding_limit);
+    Schedule::ALL.into_iter().map(move |schedule| Compute::Kernels { schedule, binding_limit })
+}
+
+/// `bytes` as a matrix under each schedule.
+fn matrices<'a>(
+    device: &'a Device,
+    bytes: &'a [u8],
+    ty: GgmlType,
+    [rows, cols]: [usize; 2],
+) -> impl Iterator<Item = BlockMatrix> + 'a {
+    computes(device, None).map(move |c| BlockMatrix::new(bytes, ty, rows, cols, device, c).unwrap())
 }
 
 #[test]
@@ -117,16 +131,9 @@ fn random_blocks_match_the_reference() {
             for bytes in
                 [random_blocks(ty, rows * blocks_per_row, &mut rng), quantized_random(ty, rows * cols, &mut rng)]
             {
-                // The file's own layout too, where it differs from the planes.
-                for layout in Layout::ALL {
-                    let matrix = BlockMatrix::with_layout(&bytes, ty, rows, cols, &device, layout).unwrap();
-                    if matrix.layout() != layout {
-                        continue;
-                    }
-                    for matrix in schedules(&matrix) {
-                        for tokens in TOKEN_COUNTS {
-                            check(&device, &matrix, &bytes, ty, tokens, &mut rng);
-                        }
+                for matrix in matrices(&device, &bytes, ty, [rows, cols]) {
+                    for tokens in TOKEN_COUNTS {
+                        check(&device, &matrix, &bytes, ty, tokens, &mut rng);
                     }
                 }
             }
@@ -153,8 +160,7 @@ fn real_weights_match_the_reference() {
             }
         }
         for (ty, bytes) in cases {
-            let matrix = BlockMatrix::new(&bytes, ty, rows, cols, &device).unwrap();
-            for matrix in schedules(&matrix) {
+            for matrix in matrices(&device, &bytes, ty, [rows, cols]) {
                 for tokens in [1, 7, 40] {
                     check(&device, &matrix, &bytes, ty, tokens, &mut rng);
                 }
@@ -172,10 +178,10 @@ fn matrices_split_by_rows_give_the_same_product() {
         let (rows, cols) = (45, 2 * format.block_values());
         let bytes = quantized_random(ty, rows * cols, &mut rng);
         // Room for about ten rows per buffer: five chunks, the last one short.
-        let limit = (format.device_words(10 * 2, Layout::Planes) * 4) as u64;
-        let matrix = BlockMatrix::with_binding_limit(&bytes, ty, rows, cols, &device, limit, Layout::Planes).unwrap();
-        assert!(matrix.chunks() >= 4, "{} chunks", matrix.chunks());
-        for matrix in schedules(&matrix) {
+        let limit = (format.device_words(10 * 2) * 4) as u64;
+        for compute in computes(&device, Some(limit)) {
+            let matrix = BlockMatrix::new(&bytes, ty, rows, cols, &device, compute).unwrap();
+            assert!(matrix.chunks() >= 4, "{} chunks", matrix.chunks());
             for tokens in [1, 9, 33] {
                 check(&device, &matrix, &bytes, ty, tokens, &mut rng);
             }
@@ -184,7 +190,8 @@ fn matrices_split_by_rows_give_the_same_product() {
 }
 
 /// A long prompt expands at most 4M weights at a time: a matrix of more rows than that is
-/// multiplied in row pieces, and expanding it whole gives the codec's values.
+/// multiplied in row pieces, and the pieces hold the codec's values exactly (the identity as
+/// the prompt reads them out: `I · Wᵀ = Wᵀ`).
 #[test]
 fn long_prompts_through_large_matrices_expand_rows_in_pieces() {
     let device = device();
@@ -192,26 +199,33 @@ fn long_prompts_through_large_matrices_expand_rows_in_pieces() {
     let ty = GgmlType::Q4_K;
     let (rows, cols) = (16_500, 256);
     let bytes = quantized_random(ty, rows * cols, &mut rng);
-    let matrix = BlockMatrix::new(&bytes, ty, rows, cols, &device).unwrap();
+    let matrix = BlockMatrix::new(&bytes, ty, rows, cols, &device, Compute::of(&device)).unwrap();
     check(&device, &matrix, &bytes, ty, 33, &mut rng);
-    let expanded: Vec<f32> = matrix.dequantize().into_data().try_to_vec().unwrap();
+    let identity: Vec<f32> = (0..cols * cols).map(|i| f32::from(i / cols == i % cols)).collect();
+    let transposed = matrix.matmul(Tensor::from_data(TensorData::new(identity, [cols, cols]), &device));
+    let expanded: Vec<f32> = transposed.into_data().try_to_vec().unwrap();
     let want = codec::dequantize_to_vec(ty, &bytes, rows * cols).unwrap();
-    let worst = expanded.iter().zip(&want).map(|(a, b)| (a - b).abs() / b.abs().max(1e-6)).fold(0f32, f32::max);
+    let worst = (0..rows * cols)
+        .map(|i| (expanded[(i % cols) * rows + i / cols] - want[i]).abs() / want[i].abs().max(1e-6))
+        .fold(0f32, f32::max);
     assert!(worst <= 1e-6, "expanded blocks differ from the codec's values by {worst:e} (relative)");
 }
 
 #[test]
 fn malformed_matrices_are_refused() {
     let device = device();
+    let compute = Compute::of(&device);
     let bytes = vec![0u8; 18 * 4];
-    let short = BlockMatrix::new(&bytes[..70], GgmlType::Q4_0, 2, 64, &device).unwrap_err();
+    let short = BlockMatrix::new(&bytes[..70], GgmlType::Q4_0, 2, 64, &device, compute).unwrap_err();
     assert!(short.contains("70 bytes"), "{short}");
-    let partial = BlockMatrix::new(&bytes, GgmlType::Q4_0, 4, 40, &device).unwrap_err();
+    let partial = BlockMatrix::new(&bytes, GgmlType::Q4_0, 4, 40, &device, compute).unwrap_err();
     assert!(partial.contains("whole Q4_0 blocks"), "{partial}");
-    let unknown = BlockMatrix::new(&bytes, GgmlType::Q2_K, 1, 256, &device).unwrap_err();
+    let unknown = BlockMatrix::new(&bytes, GgmlType::Q2_K, 1, 256, &device, compute).unwrap_err();
     assert!(unknown.contains("Q2_K"), "{unknown}");
-    let cpu = BlockMatrix::new(&bytes, GgmlType::Q4_0, 4, 32, &Device::flex()).unwrap_err();
+    let flex = Device::flex();
+    let cpu = BlockMatrix::new(&bytes, GgmlType::Q4_0, 4, 32, &flex, Compute::of(&flex)).unwrap_err();
     assert!(cpu.contains("CubeCL"), "{cpu}");
-    let tiny = BlockMatrix::with_binding_limit(&bytes, GgmlType::Q4_0, 2, 64, &device, 16, Layout::Planes).unwrap_err();
+    let tiny = computes(&device, Some(16)).next().unwrap();
+    let tiny = BlockMatrix::new(&bytes, GgmlType::Q4_0, 2, 64, &device, tiny).unwrap_err();
     assert!(tiny.contains("largest buffer"), "{tiny}");
 }

@@ -10,7 +10,7 @@ use burn::module::Module;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 
-use selene_kernels::Schedule;
+use selene_kernels::Compute;
 
 use crate::layers::Linear;
 use crate::rope::Rope;
@@ -35,12 +35,18 @@ pub struct LayerCache {
     keys: Tensor<4>,
     values: Tensor<4>,
     len: usize,
-    /// How a sequence attends through the kernels of `selene-kernels`, where they run.
-    kernels: Option<Schedule>,
+    compute: Compute,
 }
 
 impl LayerCache {
-    pub fn new(batch: usize, kv_heads: usize, capacity: usize, head_dim: usize, device: &Device) -> Self {
+    pub fn new(
+        batch: usize,
+        kv_heads: usize,
+        capacity: usize,
+        head_dim: usize,
+        device: &Device,
+        compute: Compute,
+    ) -> Self {
         // In Burn's persistent pool, as the weights are (`crate::weights::upload`): written in
         // place for the cache's life, not pages shared with short-lived tensors.
         let zeros = |shape| device.memory_persistent_allocations(shape, |shape| Tensor::zeros(shape, device));
@@ -48,7 +54,7 @@ impl LayerCache {
             keys: zeros([batch, kv_heads, capacity, head_dim]),
             values: zeros([batch, kv_heads, capacity, head_dim]),
             len: 0,
-            kernels: selene_kernels::kernel_schedule(device),
+            compute,
         }
     }
 
@@ -67,7 +73,7 @@ impl LayerCache {
     /// Whether attention through this cache reads it in place with the fused kernel and stores
     /// no scores.
     pub fn attends_in_place(&self) -> bool {
-        self.kernels.is_some() && self.keys.dims()[0] == 1
+        self.compute.schedule().is_some() && self.keys.dims()[0] == 1
     }
 
     /// Forgets positions from `len` on (for reusing a shared prompt prefix).
@@ -106,7 +112,7 @@ impl Attention {
         let out = match cache {
             Some(cache) => {
                 cache.append(k, v);
-                match cache.kernels {
+                match cache.compute.schedule() {
                     Some(schedule) if batch == 1 => selene_kernels::cached_attention_fused(
                         q,
                         cache.keys.clone(),

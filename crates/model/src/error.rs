@@ -12,6 +12,8 @@ pub enum ModelError {
     Unsupported(String),
     #[error("{file}: tensor {tensor}: {problem}")]
     Weight { file: String, tensor: String, problem: String },
+    #[error("reading results back from the device failed: {0}")]
+    Readback(String),
 }
 
 pub type Result<T, E = ModelError> = std::result::Result<T, E>;

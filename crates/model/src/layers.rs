@@ -5,16 +5,19 @@
 use burn::module::{Module, Param};
 use burn::tensor::Tensor;
 use burn::tensor::activation::silu;
-use selene_kernels::{BlockMatrix, Schedule};
+use selene_kernels::{BlockMatrix, Compute};
 
 /// `y = x Wᵀ` with `W` stored `[out, in]`: as a tensor (floats, trainable), or as ggml blocks
-/// that the device kernels of `selene-kernels` multiply without expanding them.
+/// that the kernels of `selene-kernels` multiply without expanding them.
 ///
 /// A tensor weight is one 2-D product over its transposed view, which no backend needs to
-/// copy. Leading dimensions of `x` are folded into rows either way.
+/// copy. Leading dimensions of `x` are folded into rows either way. The two forms are two
+/// fields rather than an enum because Burn names a parameter by its field path
+/// (`layers.0.self_attn.q_proj.weight`), which training checkpoints, LoRA target groups and
+/// optimizer groups match, and a Burn enum would put its variant's name into that path.
 #[derive(Module, Debug)]
 pub struct Linear {
-    /// The weight as a tensor; `None` when it is held as ggml blocks.
+    /// The weight as a tensor; `None` exactly when `blocks` holds it.
     weight: Option<Param<Tensor<2>>>,
     #[module(skip)]
     blocks: Option<BlockMatrix>,
@@ -30,12 +33,12 @@ impl Linear {
     }
 
     /// A layer over an existing parameter (an output head tied to the embedding).
-    pub fn from_param(weight: Param<Tensor<2>>) -> Self {
+    pub(crate) fn from_param(weight: Param<Tensor<2>>) -> Self {
         Linear { weight: Some(weight), blocks: None }
     }
 
     /// The weight parameter, for a layer that holds a tensor.
-    pub fn into_param(self) -> Option<Param<Tensor<2>>> {
+    pub(crate) fn into_param(self) -> Option<Param<Tensor<2>>> {
         self.weight
     }
 
@@ -44,19 +47,20 @@ impl Linear {
         self.weight.as_ref()
     }
 
-    /// The ggml blocks of a layer loaded for inference on a device that computes with them.
-    pub fn blocks(&self) -> Option<&BlockMatrix> {
-        self.blocks.as_ref()
+    /// Bytes of ggml blocks this layer holds on its device (a tensor weight counts among the
+    /// model's parameters instead).
+    pub(crate) fn block_bytes(&self) -> usize {
+        self.blocks.as_ref().map_or(0, BlockMatrix::device_bytes)
     }
 
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         let dims = x.dims();
         let d_in = dims[D - 1];
         let rows = x.reshape([dims.iter().product::<usize>() / d_in, d_in]);
-        let y = match (&self.weight, &self.blocks) {
-            (Some(weight), _) => rows.matmul(weight.val().transpose()),
-            (None, Some(blocks)) => blocks.matmul(rows),
-            (None, None) => unreachable!("a linear layer is built with a weight"),
+        let y = match (&self.blocks, &self.weight) {
+            (Some(blocks), _) => blocks.matmul(rows),
+            (None, Some(weight)) => rows.matmul(weight.val().transpose()),
+            (None, None) => unreachable!("a linear layer is made with a weight"),
         };
         let mut out = dims;
         out[D - 1] = y.dims()[1];
@@ -65,24 +69,23 @@ impl Linear {
 }
 
 /// Root-mean-square normalization with a learned gain, as Llama uses it.
-/// On a device with the kernels of `selene-kernels` it is one kernel launch.
+/// Where the kernels of `selene-kernels` run, it is one kernel launch.
 #[derive(Module, Debug)]
 pub struct RmsNorm {
     pub weight: Param<Tensor<1>>,
     #[module(skip)]
     eps: f64,
     #[module(skip)]
-    kernels: Option<Schedule>,
+    compute: Compute,
 }
 
 impl RmsNorm {
-    pub fn new(weight: Tensor<1>, eps: f64) -> Self {
-        let kernels = selene_kernels::kernel_schedule(&weight.device());
-        RmsNorm { weight: Param::from_tensor(weight), eps, kernels }
+    pub fn new(weight: Tensor<1>, eps: f64, compute: Compute) -> Self {
+        RmsNorm { weight: Param::from_tensor(weight), eps, compute }
     }
 
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        if let Some(schedule) = self.kernels {
+        if let Some(schedule) = self.compute.schedule() {
             return selene_kernels::rms_norm_fused(x, self.weight.val(), self.eps as f32, schedule);
         }
         let rms = x.clone().square().mean_dim(D - 1).add_scalar(self.eps).sqrt();

@@ -11,6 +11,7 @@ mod layers;
 mod llama;
 mod rope;
 mod safetensors;
+mod select;
 mod streaming;
 mod weights;
 
@@ -22,4 +23,4 @@ pub use llama::{DecoderLayer, KvCache, Llama, Logits};
 pub use rope::Rope;
 pub use safetensors::SafetensorsWeights;
 pub use streaming::StreamingLoader;
-pub use weights::{EmbeddingTable, GgufWeights, LayerWeight, Weight, WeightSource, unpermute_rope_rows};
+pub use weights::{EmbeddingTable, LayerWeight, Weight, WeightSource, unpermute_rope_rows};

@@ -2,7 +2,7 @@
 
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Int, Tensor, TensorData, module::embedding};
-use selene_kernels::BlockMatrix;
+use selene_kernels::Compute;
 
 use crate::attention::{Attention, LayerCache};
 use crate::config::LlamaConfig;
@@ -41,6 +41,8 @@ pub struct Llama {
     rope: Rope,
     #[module(skip)]
     config: LlamaConfig,
+    #[module(skip)]
+    compute: Compute,
 }
 
 /// Which positions to compute logits for.
@@ -84,25 +86,29 @@ impl KvCache {
 }
 
 impl Llama {
-    /// Loads a model for inference with room for `max_positions` tokens of context.
-    pub fn load(source: &dyn WeightSource, max_positions: usize, device: &Device) -> Result<Self> {
+    /// Loads a model for inference with room for `max_positions` tokens of context, computing
+    /// on `device` as `compute` says ([`Compute::of`] the device, or [`Compute::Tensors`] for
+    /// the f32 reference).
+    pub fn load(source: &dyn WeightSource, max_positions: usize, device: &Device, compute: Compute) -> Result<Self> {
         let config = source.config().clone();
         let positions = max_positions.min(config.context_length).max(1);
-        let layers =
-            (0..config.num_layers).map(|i| load_layer(source, &config, i, device)).collect::<Result<Vec<_>>>()?;
+        let layers = (0..config.num_layers)
+            .map(|i| load_layer(source, &config, i, device, compute))
+            .collect::<Result<Vec<_>>>()?;
         let host_embedding = source.embedding_table()?;
         let lm_head = match source.has(Weight::Output) {
-            true => source.linear(Weight::Output, device)?,
-            false => source.linear(Weight::TokenEmbedding, device)?,
+            true => source.linear(Weight::Output, device, compute)?,
+            false => source.linear(Weight::TokenEmbedding, device, compute)?,
         };
         Ok(Llama {
             embed_tokens: None,
             layers,
-            norm: RmsNorm::new(source.vector(Weight::OutputNorm, device)?, config.rms_norm_eps),
+            norm: RmsNorm::new(source.vector(Weight::OutputNorm, device)?, config.rms_norm_eps, compute),
             lm_head: Some(lm_head),
             host_embedding: Some(host_embedding),
-            rope: Rope::new(&config.rope, config.head_dim, positions, device),
+            rope: Rope::new(&config.rope, config.head_dim, positions, device, compute),
             config,
+            compute,
         })
     }
 
@@ -112,28 +118,43 @@ impl Llama {
     pub fn load_trainable(source: &dyn WeightSource, max_positions: usize, device: &Device) -> Result<Self> {
         let config = source.config().clone();
         let positions = max_positions.min(config.context_length).max(1);
-        let layers =
-            (0..config.num_layers).map(|i| load_layer(source, &config, i, device)).collect::<Result<Vec<_>>>()?;
-        let embed_tokens = source.linear(Weight::TokenEmbedding, device)?.into_param().ok_or_else(|| {
+        let compute = Compute::Tensors;
+        let layers = (0..config.num_layers)
+            .map(|i| load_layer(source, &config, i, device, compute))
+            .collect::<Result<Vec<_>>>()?;
+        let embed_tokens = source.linear(Weight::TokenEmbedding, device, compute)?.into_param().ok_or_else(|| {
             ModelError::Unsupported("a trainable model needs its embedding as a tensor, not ggml blocks".into())
         })?;
         let lm_head = match source.has(Weight::Output) {
-            true => Some(source.linear(Weight::Output, device)?),
+            true => Some(source.linear(Weight::Output, device, compute)?),
             false => None,
         };
         Ok(Llama {
             embed_tokens: Some(embed_tokens),
             layers,
-            norm: RmsNorm::new(source.vector(Weight::OutputNorm, device)?, config.rms_norm_eps),
+            norm: RmsNorm::new(source.vector(Weight::OutputNorm, device)?, config.rms_norm_eps, compute),
             lm_head,
             host_embedding: None,
-            rope: Rope::new(&config.rope, config.head_dim, positions, device),
+            rope: Rope::new(&config.rope, config.head_dim, positions, device, compute),
             config,
+            compute,
         })
     }
 
     pub fn config(&self) -> &LlamaConfig {
         &self.config
+    }
+
+    /// How this model computes on its device.
+    pub fn compute(&self) -> Compute {
+        self.compute
+    }
+
+    /// The `k` most likely tokens after `logits` `[1, vocab]` (as [`forward`](Self::forward)
+    /// returns them), best first, with their log-probabilities; ties go to the lower id, and
+    /// tokens whose logit is not finite are left out.
+    pub async fn best_tokens(&self, logits: Tensor<2>, k: usize) -> Result<Vec<(u32, f32)>> {
+        crate::select::best_tokens(logits, k, self.compute).await
     }
 
     /// The longest sequence this instance can process.
@@ -148,9 +169,8 @@ impl Llama {
             let (a, m) = (&l.self_attn, &l.mlp);
             [&a.q_proj, &a.k_proj, &a.v_proj, &a.o_proj, &m.gate_proj, &m.up_proj, &m.down_proj]
         });
-        let blocks: usize =
-            linears.chain(&self.lm_head).filter_map(Linear::blocks).map(BlockMatrix::device_bytes).sum();
-        blocks + self.num_params() * std::mem::size_of::<f32>()
+        linears.chain(&self.lm_head).map(Linear::block_bytes).sum::<usize>()
+            + self.num_params() * std::mem::size_of::<f32>()
     }
 
     /// Bytes a [`KvCache`] of this model takes on the device: keys and values in f32 for
@@ -165,7 +185,7 @@ impl Llama {
         let capacity = self.max_positions();
         KvCache {
             layers: (0..c.num_layers)
-                .map(|_| LayerCache::new(1, c.num_kv_heads, capacity, c.head_dim, device))
+                .map(|_| LayerCache::new(1, c.num_kv_heads, capacity, c.head_dim, device, self.compute))
                 .collect(),
         }
     }
@@ -242,9 +262,15 @@ impl Llama {
     }
 }
 
-fn load_layer(source: &dyn WeightSource, config: &LlamaConfig, i: usize, device: &Device) -> Result<DecoderLayer> {
-    let matrix = |w| source.linear(Weight::Layer(i, w), device);
-    let norm = |w| source.vector(Weight::Layer(i, w), device).map(|v| RmsNorm::new(v, config.rms_norm_eps));
+fn load_layer(
+    source: &dyn WeightSource,
+    config: &LlamaConfig,
+    i: usize,
+    device: &Device,
+    compute: Compute,
+) -> Result<DecoderLayer> {
+    let matrix = |w| source.linear(Weight::Layer(i, w), device, compute);
+    let norm = |w| source.vector(Weight::Layer(i, w), device).map(|v| RmsNorm::new(v, config.rms_norm_eps, compute));
     Ok(DecoderLayer {
         input_layernorm: norm(LayerWeight::AttnNorm)?,
         self_attn: Attention {

@@ -4,6 +4,8 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 
+use selene_kernels::Compute;
+
 use crate::config::RopeConfig;
 use crate::weights::upload;
 
@@ -13,12 +15,12 @@ pub struct Rope {
     sin: Tensor<2>,
     positions: usize,
     half: usize,
-    kernels: bool,
+    compute: Compute,
 }
 
 impl Rope {
     /// Tables for positions `0..positions`.
-    pub fn new(config: &RopeConfig, head_dim: usize, positions: usize, device: &Device) -> Self {
+    pub fn new(config: &RopeConfig, head_dim: usize, positions: usize, device: &Device, compute: Compute) -> Self {
         let half = head_dim / 2;
         let freqs = config.inverse_frequencies(head_dim);
         let mut cos = Vec::with_capacity(positions * half);
@@ -35,7 +37,7 @@ impl Rope {
             sin: upload(TensorData::new(sin, [positions, half]), device),
             positions,
             half,
-            kernels: selene_kernels::runs_kernels(device),
+            compute,
         }
     }
 
@@ -46,7 +48,7 @@ impl Rope {
 
     /// Rotates `x` `[batch, seq, heads, head_dim]` whose first position is `start`.
     pub fn apply(&self, x: Tensor<4>, start: usize) -> Tensor<4> {
-        if self.kernels {
+        if self.compute.schedule().is_some() {
             return selene_kernels::rope_fused(x, self.cos.clone(), self.sin.clone(), start);
         }
         let seq = x.dims()[1];

@@ -17,6 +17,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 use selene_gguf::{GgmlType, codec};
 use serde_json::Value;
 
+use selene_kernels::Compute;
+
 use crate::config::LlamaConfig;
 use crate::error::{ModelError, Result};
 use crate::layers::Linear;
@@ -143,7 +145,7 @@ impl WeightSource for SafetensorsWeights {
         self.tensors.contains_key(&weight.hf_name())
     }
 
-    fn linear(&self, weight: Weight, device: &Device) -> Result<Linear> {
+    fn linear(&self, weight: Weight, device: &Device, _compute: Compute) -> Result<Linear> {
         let (values, shape) = self.read_f32(weight)?;
         Ok(Linear::new(Tensor::from_data(TensorData::new(values, [shape[0], shape[1]]), device)))
     }

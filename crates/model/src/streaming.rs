@@ -1,21 +1,20 @@
-//! Building a model from tensors handed over one at a time.
+//! Building a model from its GGUF tensors, handed over one at a time.
 //!
 //! A browser holds a model as `File`s that it can read only slice by slice and only
-//! asynchronously, and an 8B model does not fit in wasm's 4 GiB of memory, so it cannot go
-//! through [`GgufWeights`](crate::GgufWeights), which reads a whole model through a synchronous
-//! byte source. [`StreamingLoader`] is given the layout (the parsed headers of every shard), says
-//! which tensors it needs in file order, turns each one into its device tensor as soon as its
-//! bytes arrive (the caller drops the bytes right after), and at the end assembles the [`Llama`]
-//! through the same [`Llama::load`] as every other source. Conversion is the one GGUF files get
-//! natively, so both paths build the same model.
+//! asynchronously, and an 8B model does not fit in wasm's 4 GiB of memory, so the model is never
+//! read whole. [`StreamingLoader`] is given the layout (the parsed headers of every shard), says
+//! which tensors it needs in file order, turns each one into what the device holds as soon as
+//! its bytes arrive (the caller drops the bytes right after), and at the end assembles the
+//! [`Llama`] through the same [`Llama::load`] as every other source. A file on disk goes through
+//! the same loader ([`Llama::from_gguf`]), so every GGUF model is built one way.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use burn::tensor::{Device, Tensor, TensorData};
-use selene_gguf::{ModelLayout, TensorLocation, codec};
-use selene_kernels::{BlockFormat, BlockMatrix, Layout};
+use selene_gguf::{GgufModel, ModelLayout, TensorLocation, codec};
+use selene_kernels::{BlockFormat, Compute};
 
 use crate::config::LlamaConfig;
 use crate::error::{ModelError, Result};
@@ -36,7 +35,7 @@ pub struct StreamingLoader {
     config: LlamaConfig,
     label: String,
     device: Device,
-    keep_quantized: bool,
+    compute: Compute,
     /// The tensors still to come, by name, with the role each plays.
     wanted: HashMap<String, Role>,
     /// Every wanted tensor, in file order.
@@ -53,11 +52,9 @@ enum Role {
 
 impl StreamingLoader {
     /// A loader for the model whose shards' headers make up `layout`, putting its tensors on
-    /// `device`. Matrices stay in their ggml blocks where the device's kernels read them, unless
-    /// [`keep_quantized`] says otherwise, as with [`GgufWeights`](crate::GgufWeights).
-    ///
-    /// [`keep_quantized`]: StreamingLoader::keep_quantized
-    pub fn new(layout: &ModelLayout, device: &Device) -> Result<Self> {
+    /// `device`, where it computes as `compute` says (matrices stay in their ggml blocks where
+    /// that computes with them).
+    pub fn new(layout: &ModelLayout, device: &Device, compute: Compute) -> Result<Self> {
         let label = layout.shards()[0].label.clone();
         let mut config = LlamaConfig::from_gguf(layout.metadata())?;
         if let Some(embd) = layout.tensor(&Weight::TokenEmbedding.gguf_name()) {
@@ -98,19 +95,12 @@ impl StreamingLoader {
             config,
             label,
             device: device.clone(),
-            keep_quantized: true,
+            compute,
             wanted,
             order,
             built: HashMap::new(),
             embedding: None,
         })
-    }
-
-    /// Whether matrices stay in their ggml blocks on the device (the default); see
-    /// [`GgufWeights::keep_quantized`](crate::GgufWeights::keep_quantized).
-    pub fn keep_quantized(mut self, keep: bool) -> Self {
-        self.keep_quantized = keep;
-        self
     }
 
     pub fn config(&self) -> &LlamaConfig {
@@ -134,10 +124,8 @@ impl StreamingLoader {
         }
         let is_matrix = info.dims.len() == 2;
         match BlockFormat::of(info.ggml_type) {
-            Some(format)
-                if is_matrix && self.keep_quantized && BlockMatrix::supported(info.ggml_type, &self.device) =>
-            {
-                format.device_words(info.dims[0] as usize / format.block_values(), Layout::Planes) as u64 * 4
+            Some(format) if is_matrix && self.compute.holds_blocks(info.ggml_type) => {
+                format.device_words(info.dims[0] as usize / format.block_values()) as u64 * 4
             }
             _ => info.n_elements() * 4,
         }
@@ -179,8 +167,8 @@ impl StreamingLoader {
                         return Ok(());
                     }
                 }
-                let linear = linear_from_blocks(weight, &self.config, bytes, ty, self.keep_quantized, &self.device)
-                    .map_err(fail)?;
+                let linear =
+                    linear_from_blocks(weight, &self.config, bytes, ty, &self.device, self.compute).map_err(fail)?;
                 self.built.insert(name.into(), Built::Linear(linear));
             }
         }
@@ -199,7 +187,19 @@ impl StreamingLoader {
             built: RefCell::new(self.built),
             embedding: RefCell::new(self.embedding),
         };
-        Llama::load(&source, max_positions, &self.device)
+        Llama::load(&source, max_positions, &self.device, self.compute)
+    }
+}
+
+impl Llama {
+    /// Loads a whole GGUF model (one file or a split set) whose bytes `model` can read, tensor by
+    /// tensor through a [`StreamingLoader`].
+    pub fn from_gguf(model: &GgufModel, max_positions: usize, device: &Device, compute: Compute) -> Result<Llama> {
+        let mut loader = StreamingLoader::new(model.layout(), device, compute)?;
+        for t in loader.tensors().to_vec() {
+            loader.add(&t.info.name, &model.tensor_bytes(&t)?)?;
+        }
+        loader.finish(max_positions)
     }
 }
 
@@ -240,7 +240,7 @@ impl WeightSource for BuiltWeights {
         self.built.borrow().contains_key(&weight.gguf_name())
     }
 
-    fn linear(&self, weight: Weight, _device: &Device) -> Result<Linear> {
+    fn linear(&self, weight: Weight, _device: &Device, _compute: Compute) -> Result<Linear> {
         match self.take(weight)? {
             Built::Linear(linear) => Ok(linear),
             Built::Vector(_) => Err(weight_error(&self.label, &weight.gguf_name(), "is a vector, not a matrix".into())),
@@ -268,13 +268,10 @@ fn weight_error(file: &str, tensor: &str, problem: String) -> ModelError {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use burn::tensor::Device;
-    use selene_gguf::GgufModel;
 
     use super::*;
-    use crate::{GgufWeights, Logits};
+    use crate::Logits;
 
     fn smollm2() -> GgufModel {
         GgufModel::open(selene_fixtures::smollm2()).unwrap()
@@ -290,7 +287,7 @@ mod tests {
     fn streamed_model_equals_the_model_loaded_whole() {
         let device = Device::flex();
         let model = smollm2();
-        let mut loader = StreamingLoader::new(model.layout(), &device).unwrap().keep_quantized(false);
+        let mut loader = StreamingLoader::new(model.layout(), &device, Compute::Tensors).unwrap();
         let wanted = loader.tensors().to_vec();
         assert!(wanted.windows(2).all(|w| (w[0].shard, w[0].file_offset) < (w[1].shard, w[1].file_offset)));
         assert_eq!(wanted.len(), 2 + 9 * loader.config().num_layers, "SmolLM2 ties its output head");
@@ -299,8 +296,7 @@ mod tests {
         }
         let streamed = loader.finish(64).unwrap();
 
-        let model = Arc::new(model);
-        let whole = Llama::load(&GgufWeights::new(model).unwrap().keep_quantized(false), 64, &device).unwrap();
+        let whole = Llama::from_gguf(&model, 64, &device, Compute::Tensors).unwrap();
         let tokens = [1, 9690, 198, 2683, 359, 253, 5356, 11173, 30];
         assert_eq!(logits(&streamed, &device, &tokens), logits(&whole, &device, &tokens));
     }
@@ -309,7 +305,7 @@ mod tests {
     fn wrong_missing_and_unknown_tensors_are_named() {
         let device = Device::flex();
         let model = smollm2();
-        let mut loader = StreamingLoader::new(model.layout(), &device).unwrap();
+        let mut loader = StreamingLoader::new(model.layout(), &device, Compute::Tensors).unwrap();
         let norm = model.tensor("output_norm.weight").unwrap();
         let bytes = model.tensor_bytes(norm).unwrap();
         let short = loader.add("output_norm.weight", &bytes[1..]).unwrap_err().to_string();
@@ -317,7 +313,7 @@ mod tests {
         let unknown = loader.add("blk.99.attn_q.weight", &bytes).unwrap_err().to_string();
         assert!(unknown.contains("blk.99.attn_q.weight"), "{unknown}");
 
-        let mut loader = StreamingLoader::new(model.layout(), &device).unwrap();
+        let mut loader = StreamingLoader::new(model.layout(), &device, Compute::Tensors).unwrap();
         loader.add("output_norm.weight", &bytes).unwrap();
         let again = loader.add("output_norm.weight", &bytes).unwrap_err().to_string();
         assert!(again.contains("came twice"), "{again}");
@@ -332,14 +328,15 @@ mod tests {
         let embedding = model.tensor("token_embd.weight").unwrap();
         let norm = model.tensor("blk.0.ffn_norm.weight").unwrap();
 
-        let expanded = StreamingLoader::new(model.layout(), &Device::flex()).unwrap().keep_quantized(false);
+        let expanded = StreamingLoader::new(model.layout(), &Device::flex(), Compute::Tensors).unwrap();
         let c = expanded.config().clone();
         // Expanded to f32; the tied embedding is the output head, so it is on the device.
         assert_eq!(expanded.buffer_bytes(embedding), (c.vocab_size * c.hidden_size * 4) as u64);
         assert_eq!(expanded.buffer_bytes(norm), (c.hidden_size * 4) as u64);
 
         // In blocks on a kernel device, split by rows: one row of ggml bytes is the largest buffer.
-        let blocks = StreamingLoader::new(model.layout(), &selene_kernels::software_device()).unwrap();
+        let lavapipe = selene_kernels::software_device();
+        let blocks = StreamingLoader::new(model.layout(), &lavapipe, Compute::of(&lavapipe)).unwrap();
         let ty = embedding.info.ggml_type;
         assert_eq!(blocks.buffer_bytes(embedding), (c.hidden_size / ty.block_size() * ty.block_bytes()) as u64);
         assert_eq!(blocks.buffer_bytes(norm), (c.hidden_size * 4) as u64);

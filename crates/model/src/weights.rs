@@ -2,15 +2,14 @@
 //!
 //! A [`WeightSource`] answers for each weight of the Llama definition, by role rather than by
 //! file-specific name, so GGUF files (inference) and Hugging Face safetensors (training) load into
-//! the same modules. On a device with CubeCL kernels (wgpu, WebGPU, CUDA), matrices in the block
-//! types those kernels read (Q4_0, Q4_1, Q8_0, Q4_K, Q5_K, Q6_K) stay in their ggml blocks;
-//! everything else, and everything on the CPU reference backend, is dequantized to f32.
+//! the same modules. Where the model computes with blocks ([`Compute::holds_blocks`]), matrices
+//! stay in their ggml blocks; everything else is dequantized to f32.
 
 use std::sync::Arc;
 
 use burn::tensor::{Device, Tensor, TensorData};
-use selene_gguf::{GgmlType, GgufModel, TensorLocation, codec};
-use selene_kernels::BlockMatrix;
+use selene_gguf::{GgmlType, codec};
+use selene_kernels::{BlockMatrix, Compute};
 
 use crate::config::LlamaConfig;
 use crate::error::{ModelError, Result};
@@ -110,8 +109,8 @@ pub trait WeightSource {
     fn config(&self) -> &LlamaConfig;
     /// Whether the source has this weight (the output head is absent when embeddings are tied).
     fn has(&self, weight: Weight) -> bool;
-    /// A weight matrix as a linear layer.
-    fn linear(&self, weight: Weight, device: &Device) -> Result<Linear>;
+    /// A weight matrix as a linear layer, held as `compute` can use it.
+    fn linear(&self, weight: Weight, device: &Device, compute: Compute) -> Result<Linear>;
     fn vector(&self, weight: Weight, device: &Device) -> Result<Tensor<1>>;
     /// The token embedding table where the model looks rows up on the host.
     fn embedding_table(&self) -> Result<EmbeddingTable>;
@@ -163,96 +162,6 @@ impl EmbeddingTable {
     }
 }
 
-/// Weights from a GGUF model (one file or a split set).
-pub struct GgufWeights {
-    model: Arc<GgufModel>,
-    config: LlamaConfig,
-    label: String,
-    keep_quantized: bool,
-}
-
-impl GgufWeights {
-    pub fn new(model: Arc<GgufModel>) -> Result<Self> {
-        let mut config = LlamaConfig::from_gguf(model.metadata())?;
-        let label = model.layout().shards()[0].label.clone();
-        if let Some(t) = model.tensor("rope_freqs.weight") {
-            let factors =
-                codec::dequantize_to_vec(t.info.ggml_type, &model.tensor_bytes(t)?, t.info.n_elements() as usize)
-                    .map_err(|e| weight_error(&label, &t.info.name, e.to_string()))?;
-            if factors.len() != config.head_dim / 2 {
-                return Err(weight_error(
-                    &label,
-                    &t.info.name,
-                    format!("has {} values, expected {}", factors.len(), config.head_dim / 2),
-                ));
-            }
-            config.rope.freq_factors = Some(factors);
-        }
-        if let Some(embd) = model.tensor(&Weight::TokenEmbedding.gguf_name()) {
-            config.vocab_size = embd.info.shape()[0] as usize;
-        }
-        config.tied_embeddings = model.tensor(&Weight::Output.gguf_name()).is_none();
-        Ok(GgufWeights { model, config, label, keep_quantized: true })
-    }
-
-    /// Whether matrices stay in their ggml blocks on a device whose kernels read them (the
-    /// default); `false` expands every matrix to f32 at load (the reference path).
-    pub fn keep_quantized(mut self, keep: bool) -> Self {
-        self.keep_quantized = keep;
-        self
-    }
-
-    fn locate(&self, weight: Weight, shape: &[usize]) -> Result<&TensorLocation> {
-        let name = weight.gguf_name();
-        let t = self.model.tensor(&name).ok_or_else(|| weight_error(&self.label, &name, "missing".into()))?;
-        let got: Vec<usize> = t.info.shape().iter().map(|&d| d as usize).collect();
-        if got != shape {
-            return Err(weight_error(&self.label, &name, format!("has shape {got:?}, the model needs {shape:?}")));
-        }
-        Ok(t)
-    }
-
-    fn expected_shape(&self, weight: Weight) -> Vec<usize> {
-        weight.shape(&self.config)
-    }
-}
-
-fn weight_error(file: &str, tensor: &str, problem: String) -> ModelError {
-    ModelError::Weight { file: file.into(), tensor: tensor.into(), problem }
-}
-
-impl WeightSource for GgufWeights {
-    fn config(&self) -> &LlamaConfig {
-        &self.config
-    }
-
-    fn has(&self, weight: Weight) -> bool {
-        self.model.tensor(&weight.gguf_name()).is_some()
-    }
-
-    fn linear(&self, weight: Weight, device: &Device) -> Result<Linear> {
-        let shape = self.expected_shape(weight);
-        let t = self.locate(weight, &shape)?;
-        let bytes = self.model.tensor_bytes(t)?;
-        linear_from_blocks(weight, &self.config, &bytes, t.info.ggml_type, self.keep_quantized, device)
-            .map_err(|problem| weight_error(&self.label, &t.info.name, problem))
-    }
-
-    fn vector(&self, weight: Weight, device: &Device) -> Result<Tensor<1>> {
-        let shape = self.expected_shape(weight);
-        let t = self.locate(weight, &shape)?;
-        let values = codec::dequantize_to_vec(t.info.ggml_type, &self.model.tensor_bytes(t)?, shape[0])
-            .map_err(|e| weight_error(&self.label, &t.info.name, e.to_string()))?;
-        Ok(upload(TensorData::new(values, [shape[0]]), device))
-    }
-
-    fn embedding_table(&self) -> Result<EmbeddingTable> {
-        let shape = self.expected_shape(Weight::TokenEmbedding);
-        let t = self.locate(Weight::TokenEmbedding, &shape)?;
-        EmbeddingTable::new(Arc::from(&*self.model.tensor_bytes(t)?), t.info.ggml_type, shape[0], shape[1])
-    }
-}
-
 /// The linear layer of matrix `weight` from its GGUF bytes (ggml blocks of type `ty`), for every
 /// source of GGUF tensors.
 pub(crate) fn linear_from_blocks(
@@ -260,8 +169,8 @@ pub(crate) fn linear_from_blocks(
     config: &LlamaConfig,
     bytes: &[u8],
     ty: GgmlType,
-    keep_quantized: bool,
     device: &Device,
+    compute: Compute,
 ) -> Result<Linear, String> {
     let shape = weight.shape(config);
     let (rows, cols) = (shape[0], shape[1]);
@@ -276,7 +185,7 @@ pub(crate) fn linear_from_blocks(
         Some(heads) => std::borrow::Cow::Owned(unpermute_rope_rows(bytes, rows, heads)),
         None => std::borrow::Cow::Borrowed(bytes),
     };
-    matrix_from_blocks(&bytes, ty, rows, cols, keep_quantized, device)
+    matrix_from_blocks(&bytes, ty, rows, cols, device, compute)
 }
 
 /// Reorders the rows of each head from llama.cpp's interleaved rotary layout (row `2i + j`)
@@ -299,18 +208,18 @@ pub fn unpermute_rope_rows(bytes: &[u8], rows: usize, heads: usize) -> Vec<u8> {
     out
 }
 
-/// The linear layer of a `[rows, cols]` matrix in ggml blocks: the blocks as they are when
-/// `keep_quantized` and the device has kernels for their type, else the values as f32.
+/// The linear layer of a `[rows, cols]` matrix in ggml blocks: the blocks as they are where
+/// `compute` multiplies with them, else the values as f32.
 fn matrix_from_blocks(
     bytes: &[u8],
     ty: GgmlType,
     rows: usize,
     cols: usize,
-    keep_quantized: bool,
     device: &Device,
+    compute: Compute,
 ) -> Result<Linear, String> {
-    if keep_quantized && BlockMatrix::supported(ty, device) {
-        return BlockMatrix::new(bytes, ty, rows, cols, device).map(Linear::from_blocks);
+    if compute.holds_blocks(ty) {
+        return BlockMatrix::new(bytes, ty, rows, cols, device, compute).map(Linear::from_blocks);
     }
     let values = codec::dequantize_to_vec(ty, bytes, rows * cols).map_err(|e| e.to_string())?;
     Ok(Linear::new(upload(TensorData::new(values, [rows, cols]), device)))

@@ -20,10 +20,11 @@ mod parity_checkpoint;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Device;
 use parity::{Agreement, compare, ids};
-use selene_gguf::GgufModel;
-use selene_model::{EmbeddingTable, GgufWeights, Linear, Llama, LlamaConfig, Weight, WeightSource};
+use selene_gguf::{GgufModel, ModelWriter};
+use selene_kernels::Compute;
+use selene_model::Llama;
 use selene_quantize::convert::{Options, convert};
 use selene_quantize::ftype::FileType;
 use serde_json::Value;
@@ -89,23 +90,22 @@ fn gguf(ty: &'static str) -> Arc<GgufModel> {
 }
 
 /// Agreement over the first `positions` positions of the golden's text (all when it is longer).
-fn agreement(source: &dyn WeightSource, ty: &str, device: &Device, positions: usize) -> Agreement {
+fn agreement(model: &GgufModel, ty: &str, device: &Device, compute: Compute, positions: usize) -> (Llama, Agreement) {
     let mut tokens = ids(&golden()["ids"]);
     tokens.truncate(positions);
-    let llama = Llama::load(source, tokens.len(), device).unwrap();
+    let llama = Llama::from_gguf(model, tokens.len(), device, compute).unwrap();
     let mut a = Agreement::default();
     compare(&llama, device, &tokens, CHUNK, &mut [(&golden()["types"][ty]["reference"], &mut a)]);
-    a
+    (llama, a)
 }
 
-fn check(ty: &'static str, device: Device, keep_quantized: bool, positions: usize) {
-    let weights = GgufWeights::new(gguf(ty)).unwrap().keep_quantized(keep_quantized);
-    let config = weights.config();
+fn check(ty: &'static str, device: Device, compute: Compute, positions: usize) {
+    let (llama, a) = agreement(&gguf(ty), ty, &device, compute, positions);
+    let config = llama.config();
     assert_eq!((config.vocab_size, config.num_heads, config.num_kv_heads), (128256, 8, 2));
     assert!(config.rope.freq_factors.is_some(), "no rope_freqs in the file");
-    let a = agreement(&weights, ty, &device, positions);
     let expected = &golden()["types"][ty];
-    println!("{ty} on {device:?} vs llama.cpp: {a}");
+    println!("{ty} on {device:?} ({compute:?}) vs llama.cpp: {a}");
     println!(
         "llama.cpp on {ty}: {} ; vs itself one token at a time: {}",
         expected["summary"], expected["self_agreement"]
@@ -117,57 +117,48 @@ fn check(ty: &'static str, device: Device, keep_quantized: bool, positions: usiz
 
 #[test]
 fn q8_0_matches_llama_cpp_on_cpu() {
-    check("Q8_0", Device::flex(), false, usize::MAX);
+    check("Q8_0", Device::flex(), Compute::Tensors, usize::MAX);
 }
 
 #[test]
 fn q8_0_matches_llama_cpp_on_wgpu() {
-    check("Q8_0", selene_kernels::software_device(), true, LAVAPIPE_POSITIONS);
+    let lavapipe = selene_kernels::software_device();
+    check("Q8_0", lavapipe.clone(), Compute::of(&lavapipe), LAVAPIPE_POSITIONS);
 }
 
 #[test]
 fn q4_k_m_matches_llama_cpp_on_cpu() {
-    check("Q4_K_M", Device::flex(), false, usize::MAX);
+    check("Q4_K_M", Device::flex(), Compute::Tensors, usize::MAX);
 }
 
 #[test]
 fn q4_k_m_matches_llama_cpp_on_wgpu() {
-    check("Q4_K_M", selene_kernels::software_device(), true, LAVAPIPE_POSITIONS);
+    let lavapipe = selene_kernels::software_device();
+    check("Q4_K_M", lavapipe.clone(), Compute::of(&lavapipe), LAVAPIPE_POSITIONS);
 }
 
-/// The file's weights with llama3 RoPE scaling left out, as a loader that ignored `rope_freqs`
-/// would run them.
-struct WithoutRopeFreqs {
-    weights: GgufWeights,
-    config: LlamaConfig,
-}
-
-impl WeightSource for WithoutRopeFreqs {
-    fn config(&self) -> &LlamaConfig {
-        &self.config
+/// The Q8_0 file with its `rope_freqs` tensor left out, as a converter that ignored llama3 RoPE
+/// scaling would have written it.
+fn without_rope_freqs(dir: &Path) -> GgufModel {
+    let model = gguf("Q8_0");
+    let layout = model.layout();
+    let tensors = layout.tensors().iter().map(|t| t.info.clone()).filter(|t| t.name != "rope_freqs.weight").collect();
+    let path = dir.join("without-rope-freqs.gguf");
+    let mut writer = ModelWriter::create(&path, layout.metadata().clone(), tensors, None).unwrap();
+    while let Some(name) = writer.next_tensor().map(|t| t.name.clone()) {
+        writer.write_tensor(&model.tensor_bytes(model.tensor(&name).unwrap()).unwrap()).unwrap();
     }
-    fn has(&self, weight: Weight) -> bool {
-        self.weights.has(weight)
-    }
-    fn linear(&self, weight: Weight, device: &Device) -> selene_model::Result<Linear> {
-        self.weights.linear(weight, device)
-    }
-    fn vector(&self, weight: Weight, device: &Device) -> selene_model::Result<Tensor<1>> {
-        self.weights.vector(weight, device)
-    }
-    fn embedding_table(&self) -> selene_model::Result<EmbeddingTable> {
-        self.weights.embedding_table()
-    }
+    writer.finish().unwrap();
+    GgufModel::open(path).unwrap()
 }
 
 #[test]
 fn the_comparison_fails_without_rope_freqs() {
     // The same weights and comparison, minus the one part of the architecture that only acts
     // on slow rotary pairs: the bar must catch it.
-    let weights = GgufWeights::new(gguf("Q8_0")).unwrap().keep_quantized(false);
-    let mut config = weights.config().clone();
-    config.rope.freq_factors = None;
-    let a = agreement(&WithoutRopeFreqs { weights, config }, "Q8_0", &Device::flex(), usize::MAX);
+    let dir = tempfile::tempdir().unwrap();
+    let (llama, a) = agreement(&without_rope_freqs(dir.path()), "Q8_0", &Device::flex(), Compute::Tensors, usize::MAX);
+    assert!(llama.config().rope.freq_factors.is_none());
     println!("Q8_0 on the CPU without rope_freqs vs llama.cpp: {a}");
     assert!(a.top1() < 0.99 || a.mean_kl() > 0.005, "without rope_freqs: {a}");
 }

@@ -30,12 +30,11 @@
 #[path = "support/parity.rs"]
 mod parity;
 
-use std::sync::Arc;
-
 use burn::tensor::Device;
 use parity::{Agreement, compare, ids};
 use selene_gguf::GgufModel;
-use selene_model::{GgufWeights, Llama};
+use selene_kernels::Compute;
+use selene_model::Llama;
 use serde_json::Value;
 
 fn golden(name: &str) -> Value {
@@ -43,11 +42,10 @@ fn golden(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
-/// The model as the runtime loads it: block-quantized weights stay quantized on a CubeCL device
-/// (wgpu), and are expanded on Flex, which has no quantized matrix product.
-fn load(device: &Device, keep_quantized: bool) -> Llama {
-    let model = Arc::new(GgufModel::open(selene_fixtures::smollm2()).unwrap());
-    Llama::load(&GgufWeights::new(model).unwrap().keep_quantized(keep_quantized), 1024, device).unwrap()
+/// The model as the runtime loads it on `device` ([`Compute::of`]), or as the f32 reference
+/// ([`Compute::Tensors`]: every weight expanded, Burn's own operations).
+fn load(device: &Device, compute: Compute) -> Llama {
+    Llama::from_gguf(&GgufModel::open(selene_fixtures::smollm2()).unwrap(), 1024, device, compute).unwrap()
 }
 
 /// Positions of `seq` where llama.cpp's top token on the Q4_1 file changes with its settings
@@ -63,8 +61,8 @@ fn unstable_positions(seq: &Value) -> Vec<usize> {
     positions
 }
 
-fn check_logits(device: Device, keep_quantized: bool) {
-    let llama = load(&device, keep_quantized);
+fn check_logits(device: Device, compute: Compute) {
+    let llama = load(&device, compute);
     let g = golden("smollm2_logits.json");
     let (mut exact, mut as_is, mut stable) = (Agreement::default(), Agreement::default(), Agreement::default());
     for seq in g["sequences"].as_array().unwrap() {
@@ -99,10 +97,11 @@ fn check_logits(device: Device, keep_quantized: bool) {
 
 #[test]
 fn logits_match_llama_cpp_on_cpu() {
-    check_logits(Device::flex(), false);
+    check_logits(Device::flex(), Compute::Tensors);
 }
 
 #[test]
 fn logits_match_llama_cpp_on_wgpu() {
-    check_logits(selene_kernels::software_device(), true);
+    let lavapipe = selene_kernels::software_device();
+    check_logits(lavapipe.clone(), Compute::of(&lavapipe));
 }

@@ -4,22 +4,20 @@
 //! browser (where readback must be asynchronous) and natively (where [`Engine::generate`] blocks
 //! on it).
 
-use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use burn::tensor::{Device, Tensor};
-use selene_gguf::GgufModel;
-use selene_model::{GgufWeights, KvCache, Llama, Logits};
+use selene_model::{KvCache, Llama, Logits};
 use selene_tokenizer::{ChatTemplate, Message, Segment, Tokenizer};
 
-use crate::backend::Backend;
+use crate::device::{ChosenDevice, DeviceSpec};
 use crate::error::{Result, RuntimeError};
 use crate::sampling::{Choice, GenerationConfig, Sampler};
 
 /// How to load a model.
 #[derive(Clone, Debug)]
 pub struct LoadOptions {
-    pub backend: Backend,
+    pub device: DeviceSpec,
     /// Longest prompt plus completion, in tokens (capped by the model's own context length).
     pub context: usize,
     /// A `tokenizer.json` to use instead of the tokenizer in the GGUF metadata, with its
@@ -29,7 +27,7 @@ pub struct LoadOptions {
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions { backend: Backend::Wgpu, context: 4096, tokenizer_json: None }
+        LoadOptions { device: DeviceSpec::Auto, context: 4096, tokenizer_json: None }
     }
 }
 
@@ -37,7 +35,9 @@ pub struct Engine {
     llama: Llama,
     tokenizer: Tokenizer,
     template: Option<ChatTemplate>,
-    device: Device,
+    device: ChosenDevice,
+    /// The model's `general.name`, when it has one.
+    name: Option<String>,
     last: Mutex<Option<CachedTokens>>,
 }
 
@@ -94,27 +94,8 @@ pub struct Generation {
 }
 
 impl Engine {
-    /// Loads a GGUF file (or the first shard of a split set).
-    pub fn load(path: &Path, options: &LoadOptions) -> Result<Engine> {
-        let device = options.backend.device()?;
-        let model = Arc::new(GgufModel::open(path)?);
-        let tokenizer = match &options.tokenizer_json {
-            Some(json) => {
-                let read =
-                    |p: &Path| std::fs::read(p).map_err(|e| RuntimeError::Invalid(format!("{}: {e}", p.display())));
-                let config = json.with_file_name("tokenizer_config.json");
-                let config = config.exists().then(|| read(&config)).transpose()?;
-                Tokenizer::from_tokenizer_json(&read(json)?, config.as_deref())?
-            }
-            None => Tokenizer::from_gguf(model.metadata())?,
-        };
-        let weights = GgufWeights::new(model)?;
-        let llama = Llama::load(&weights, options.context, &device)?;
-        Engine::new(llama, tokenizer, device)
-    }
-
-    /// An engine over an already loaded model (the browser loads its own).
-    pub fn new(llama: Llama, tokenizer: Tokenizer, device: Device) -> Result<Engine> {
+    /// An engine over an already loaded model.
+    pub fn new(llama: Llama, tokenizer: Tokenizer, device: ChosenDevice) -> Result<Engine> {
         if tokenizer.vocab_size() > llama.config().vocab_size {
             return Err(RuntimeError::Invalid(format!(
                 "the tokenizer has {} tokens but the model only {}",
@@ -123,7 +104,17 @@ impl Engine {
             )));
         }
         let template = tokenizer.chat_template()?;
-        Ok(Engine { llama, tokenizer, template, device, last: Mutex::new(None) })
+        Ok(Engine { llama, tokenizer, template, device, name: None, last: Mutex::new(None) })
+    }
+
+    /// The model's name (GGUF `general.name`), when it has one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    pub(crate) fn named(mut self, name: Option<String>) -> Self {
+        self.name = name;
+        self
     }
 
     pub fn tokenizer(&self) -> &Tokenizer {
@@ -135,6 +126,11 @@ impl Engine {
     }
 
     pub fn device(&self) -> &Device {
+        &self.device.device
+    }
+
+    /// The device the model runs on, with its `--device` name and why it was chosen.
+    pub fn chosen_device(&self) -> &ChosenDevice {
         &self.device
     }
 
@@ -150,23 +146,13 @@ impl Engine {
             .template
             .as_ref()
             .ok_or_else(|| RuntimeError::Invalid("the model has no chat template; use a plain prompt".into()))?;
-        let ids = self.tokenizer.encode_segments(&template.render(messages, true)?)?;
-        Ok(self.with_bos(ids))
+        Ok(self.tokenizer.encode_chat(template, messages, true)?)
     }
 
     /// Token ids for plain text (no template); special-token text stays plain unless `special`.
     pub fn text_prompt(&self, text: &str, special: bool) -> Result<Vec<u32>> {
         let segment = if special { Segment::Template(text.into()) } else { Segment::Data(text.into()) };
-        Ok(self.with_bos(self.tokenizer.encode_segments(&[segment])?))
-    }
-
-    fn with_bos(&self, mut ids: Vec<u32>) -> Vec<u32> {
-        if let (true, Some(bos)) = (self.tokenizer.add_bos(), self.tokenizer.bos_id()) {
-            if ids.first() != Some(&bos) {
-                ids.insert(0, bos);
-            }
-        }
-        ids
+        Ok(self.tokenizer.with_bos(self.tokenizer.encode_segments(&[segment])?))
     }
 
     /// [`generate_async`](Self::generate_async), blocking until it is done (native only).
@@ -206,7 +192,7 @@ impl Engine {
             }
             let logits = self.forward_in_parts(&next, &mut cache)?;
             in_cache.extend_from_slice(&next);
-            let choice = sampler.choose(logits).await?;
+            let choice = sampler.choose(&self.llama, logits).await?;
             if self.tokenizer.is_end_of_generation(choice.token) {
                 generation.stop = StopReason::EndOfGeneration;
                 break;
@@ -242,7 +228,7 @@ impl Engine {
         let mut cache = self.cache_for(prompt);
         let logits = self.forward_in_parts(&prompt[cache.len()..], &mut cache)?;
         self.keep_cache(prompt.to_vec(), cache);
-        Sampler::new(&GenerationConfig { logprobs: n, ..Default::default() }).choose(logits).await
+        Sampler::new(&GenerationConfig { logprobs: n, ..Default::default() }).choose(&self.llama, logits).await
     }
 
     /// The logits after `tokens`, computed through `cache` a part of the prompt at a time, so that
@@ -284,7 +270,7 @@ impl Engine {
                 cache.truncate(shared.min(prompt.len().saturating_sub(1)));
                 cache
             }
-            None => self.llama.new_cache(&self.device),
+            None => self.llama.new_cache(&self.device.device),
         }
     }
 

@@ -16,6 +16,13 @@ pub enum RuntimeError {
     PromptTooLong { prompt: usize, limit: usize },
     #[error("reading results back from the device failed: {0}")]
     Readback(String),
+    #[error(
+        "this model's tensor {tensor} needs a GPU buffer of {} MiB, but the device allows at most {} MiB per \
+         buffer; use a smaller or more strongly quantized model, or a GPU (and browser) with higher limits",
+        bytes.div_ceil(1 << 20),
+        limit >> 20
+    )]
+    BufferTooLarge { tensor: String, bytes: u64, limit: u64 },
     #[error("{0}")]
     Invalid(String),
 }

@@ -207,7 +207,7 @@ const RESULT_START: &str = "**Result";
 /// How structured judging starts the reply unless told otherwise.
 const REASONING_MARK: &str = "**Reasoning:**";
 
-type Outcome = (Option<Verdict>, Option<String>, Option<LabelDistribution>, Option<String>);
+type ResultParts = (Option<Verdict>, Option<String>, Option<LabelDistribution>, Option<String>);
 
 /// Structured judging's second step: `output` (the prefill and the reasoning) gets
 /// [`RESULT_MARK`] and the most probable label after it, and the label distribution there is
@@ -218,7 +218,7 @@ async fn structured_result(
     prefill: &str,
     output: &mut String,
     labels: selene_judge::LabelSet,
-) -> Result<Outcome> {
+) -> Result<ResultParts> {
     output.truncate(output.trim_end().trim_end_matches('*').trim_end().len());
     output.push_str("\n\n");
     output.push_str(RESULT_MARK);

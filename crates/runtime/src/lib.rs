@@ -2,16 +2,20 @@
 //! streaming generation, written so that the same loop runs natively and in a browser, and the
 //! judge built on them.
 
-mod backend;
+mod device;
 mod engine;
 mod error;
 mod judging;
+mod load;
+mod rng;
 mod sampling;
 
-pub use backend::Backend;
+pub use device::{ChosenDevice, DeviceSpec};
 pub use engine::{Engine, Flow, GeneratedToken, Generation, LoadOptions, StopReason};
 pub use error::{Result, RuntimeError};
 pub use judging::{JudgeOptions, JudgeReport, Judgment, Run, judge, judge_async, judge_once, judge_orders};
-pub use sampling::{CANDIDATES, Choice, GenerationConfig, Rng, Sampler};
-pub use selene_kernels::{Schedule, tune_briefly};
+pub use load::{LoadProgress, ShardOptions, ShardReader, read_layout};
+pub use rng::Rng;
+pub use sampling::{Choice, GenerationConfig};
+pub use selene_kernels::{Compute, tune_briefly};
 pub use selene_tokenizer::Message;

@@ -4,13 +4,13 @@
 
 use std::sync::OnceLock;
 
-use selene_runtime::{Backend, Engine, Flow, GenerationConfig, LoadOptions, Message, RuntimeError, StopReason};
+use selene_runtime::{DeviceSpec, Engine, Flow, GenerationConfig, LoadOptions, Message, RuntimeError, StopReason};
 use serde_json::Value;
 
 fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
-        let options = LoadOptions { backend: Backend::Cpu, context: 512, tokenizer_json: None };
+        let options = LoadOptions { device: DeviceSpec::Cpu { replicas: 1 }, context: 512, tokenizer_json: None };
         Engine::load(&selene_fixtures::smollm2(), &options).unwrap()
     })
 }
@@ -92,7 +92,7 @@ fn scoring_after_a_generation_continues_its_cache() {
 /// the KV cache; its next-token distribution must be the one pass's.
 #[test]
 fn long_prompts_are_computed_in_parts_with_the_same_result() {
-    let options = LoadOptions { backend: Backend::Cpu, context: 2048, tokenizer_json: None };
+    let options = LoadOptions { device: DeviceSpec::Cpu { replicas: 1 }, context: 2048, tokenizer_json: None };
     let engine = Engine::load(&selene_fixtures::smollm2(), &options).unwrap();
     let text = "The quick brown fox jumps over the lazy dog while the judge reads every answer. ".repeat(70);
     let prompt = engine.text_prompt(&text, false).unwrap();

@@ -17,7 +17,6 @@ use minijinja::syntax::SyntaxConfig;
 use minijinja::{Environment, ErrorKind, State};
 use serde::Serialize;
 
-use crate::date::Date;
 use crate::error::{Error, Result};
 use crate::tokenizer::Segment;
 
@@ -39,7 +38,6 @@ pub struct ChatTemplate {
     env: Environment<'static>,
     bos_token: String,
     eos_token: String,
-    today: Option<Date>,
 }
 
 const TEMPLATE: &str = "chat_template";
@@ -60,15 +58,7 @@ impl ChatTemplate {
             Err(minijinja::Error::new(ErrorKind::InvalidOperation, message))
         });
         env.add_template_owned(TEMPLATE, source.to_owned()).map_err(template_error)?;
-        Ok(ChatTemplate { env, bos_token: bos_token.to_owned(), eos_token: eos_token.to_owned(), today: None })
-    }
-
-    /// Defines `strftime_now(format)` as this date (transformers uses the clock; a judge wants
-    /// reproducible prompts, and the browser has no clock to ask synchronously). Without it,
-    /// templates see `strftime_now` undefined and use their own fallback date.
-    pub fn with_today(mut self, today: Date) -> ChatTemplate {
-        self.today = Some(today);
-        self
+        Ok(ChatTemplate { env, bos_token: bos_token.to_owned(), eos_token: eos_token.to_owned() })
     }
 
     /// The rendered text, exactly as `apply_chat_template(messages, tokenize=False)` gives it.
@@ -108,18 +98,14 @@ impl ChatTemplate {
 
     fn run(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String> {
         let template = self.env.get_template(TEMPLATE).map_err(template_error)?;
-        let mut context = BTreeMap::from([
+        // `strftime_now` stays undefined (transformers asks the clock): a judge wants
+        // reproducible prompts, so templates use their own fallback date.
+        let context = BTreeMap::from([
             ("messages", Value::from(Serde(messages))),
             ("add_generation_prompt", Value::from(add_generation_prompt)),
             ("bos_token", Value::from(self.bos_token.as_str())),
             ("eos_token", Value::from(self.eos_token.as_str())),
         ]);
-        if let Some(today) = self.today {
-            let strftime_now = move |format: String| {
-                today.format(&format).map_err(|e| minijinja::Error::new(ErrorKind::InvalidOperation, e))
-            };
-            context.insert("strftime_now", Value::from_function(strftime_now));
-        }
         template.render(context).map_err(template_error)
     }
 }

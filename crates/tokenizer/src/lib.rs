@@ -9,7 +9,6 @@
 //! such segments, keeping each message's content apart from what the template wrote.
 
 mod chat;
-mod date;
 mod decode;
 mod error;
 mod from_gguf;
@@ -20,7 +19,6 @@ mod tokenizer;
 mod vocab;
 
 pub use chat::{ChatTemplate, Message};
-pub use date::Date;
 pub use decode::StreamDecoder;
 pub use error::{Error, Result};
 pub use tokenizer::{Segment, Tokenizer};

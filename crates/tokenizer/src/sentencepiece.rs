@@ -15,6 +15,7 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use crate::error::{Error, Result};
 use crate::vocab::{Token, TokenKind};
 
+#[derive(Clone)]
 pub(crate) struct SentencePiece {
     /// Every token text may produce: all but control and unknown tokens.
     ids: HashMap<String, u32>,

@@ -28,6 +28,7 @@ impl Segment {
 }
 
 /// Encodes plain text; never produces control tokens.
+#[derive(Clone)]
 pub(crate) enum PlainEncoder {
     /// A Hugging Face `tokenizers` pipeline.
     Hf(Box<HfTokenizer>),
@@ -53,6 +54,7 @@ pub(crate) struct Parts {
 /// [`Tokenizer::add_bos`] and [`Tokenizer::bos_id`] (llama.cpp adds it when `add_bos` is true;
 /// chat templates such as Llama 3's write `<|begin_of_text|>` themselves, and then the caller
 /// must not add a second one).
+#[derive(Clone)]
 pub struct Tokenizer {
     encoder: PlainEncoder,
     /// Finds special tokens in template text, leftmost-longest.
@@ -230,6 +232,33 @@ impl Tokenizer {
 
     pub fn is_end_of_generation(&self, id: u32) -> bool {
         self.eog.binary_search(&id).is_ok()
+    }
+
+    /// Ids of `messages` rendered by `template` (the model's own: [`chat_template`]), with BOS
+    /// in front as [`with_bos`] adds it. Messages are data: only the template makes special
+    /// tokens.
+    ///
+    /// [`chat_template`]: Self::chat_template
+    /// [`with_bos`]: Self::with_bos
+    pub fn encode_chat(
+        &self,
+        template: &ChatTemplate,
+        messages: &[crate::chat::Message],
+        add_generation_prompt: bool,
+    ) -> Result<Vec<u32>> {
+        let ids = self.encode_segments(&template.render(messages, add_generation_prompt)?)?;
+        Ok(self.with_bos(ids))
+    }
+
+    /// `ids` with BOS in front where the model expects one (llama.cpp's `add_bos`) and they do
+    /// not already start with it (a template may write it).
+    pub fn with_bos(&self, mut ids: Vec<u32>) -> Vec<u32> {
+        if let (true, Some(bos)) = (self.add_bos, self.bos)
+            && ids.first() != Some(&bos)
+        {
+            ids.insert(0, bos);
+        }
+        ids
     }
 
     /// The model's chat template, with its BOS and EOS texts, if it has one.

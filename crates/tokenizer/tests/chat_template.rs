@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use selene_tokenizer::{ChatTemplate, Date, Message, Segment, Tokenizer};
+use selene_tokenizer::{ChatTemplate, Message, Segment, Tokenizer};
 
 fn messages(v: &serde_json::Value) -> Vec<Message> {
     v.as_array()
@@ -101,10 +101,8 @@ fn templates_that_rewrite_content_are_refused() {
 }
 
 #[test]
-fn strftime_now_uses_the_given_date() {
+fn strftime_now_is_left_undefined() {
     let template = "{% if strftime_now is defined %}{{ strftime_now('%d %b %Y, %A') }}{% else %}none{% endif %}";
     let chat = ChatTemplate::new(template, "", "").unwrap();
     assert_eq!(chat.render_text(&[], false).unwrap(), "none");
-    let chat = ChatTemplate::new(template, "", "").unwrap().with_today(Date::new(2024, 7, 26).unwrap());
-    assert_eq!(chat.render_text(&[], false).unwrap(), "26 Jul 2024, Friday");
 }

@@ -20,11 +20,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         [model, item, options, ..] => (model, item, options),
         _ => return Err("usage: native_judge MODEL.gguf ITEM.json OPTIONS_JSON [cpu|wgpu-cpu|wgpu]".into()),
     };
-    let backend = args.get(3).map_or("cpu", String::as_str).parse()?;
+    let device = args.get(3).map_or("cpu", String::as_str).parse()?;
     let item: JudgeItem = serde_json::from_str(&std::fs::read_to_string(item)?)?;
     let options = JudgeRequest::parse(options)?.options()?;
     // The page loads with a context of 2048 tokens.
-    let engine = Engine::load(Path::new(model), &LoadOptions { backend, context: 2048, tokenizer_json: None })?;
+    let engine = Engine::load(Path::new(model), &LoadOptions { device, context: 2048, tokenizer_json: None })?;
     let (mut original, mut swapped) = (Vec::new(), Vec::new());
     let report = judge(&engine, &item, &options, |run, token| {
         match run {

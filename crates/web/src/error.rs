@@ -83,6 +83,7 @@ impl From<selene_runtime::RuntimeError> for WebError {
         let message = e.to_string();
         let kind = match e {
             R::Readback(_) => ErrorKind::of_message(&message),
+            R::BufferTooLarge { .. } => ErrorKind::LimitsTooSmall,
             R::Gguf(_) | R::Model(_) | R::Tokenizer(_) | R::PromptTooLong { .. } | R::Invalid(_) => ErrorKind::Invalid,
         };
         WebError::new(kind, message)

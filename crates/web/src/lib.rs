@@ -3,18 +3,16 @@
 //! `selene judge`, with the reasoning streamed token by token.
 //!
 //! The JavaScript API (wasm32 only, in `wasm.rs`) is what `web/worker.js` calls: `Model.load`,
-//! `Model.judge`, `Model.cancel` and `free`. What is not browser-specific (reading headers and
-//! tensors through [`ShardReader`], sorting failures into kinds a person can act on, the judge
-//! options) builds natively too, so it is tested natively over the same files.
+//! `Model.judge`, `Model.cancel` and `free`. What is not browser-specific (sorting failures into
+//! kinds a person can act on, reading batch files, the judge
+//! options) builds natively too. Loading is the runtime's ([`selene_runtime::ShardReader`]).
 
 mod error;
 mod items;
-mod load;
 mod request;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 
 pub use error::{ErrorKind, WebError};
 pub use items::{BatchEntry, read_batch};
-pub use load::{LoadOptions, Progress, ShardReader, Summary, load, read_layout};
 pub use request::JudgeRequest;

@@ -13,7 +13,9 @@ use std::rc::Rc;
 use burn::tensor::Device;
 use js_sys::{Array, Function, Promise, Uint8Array};
 use selene_judge::JudgeItem;
-use selene_runtime::{Engine, Flow, Run, Schedule, judge_async};
+use selene_runtime::{
+    ChosenDevice, Compute, Engine, Flow, LoadProgress, Run, RuntimeError, ShardOptions, ShardReader, judge_async,
+};
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
@@ -21,7 +23,6 @@ use web_sys::File;
 
 use crate::error::{ErrorKind, WebError};
 use crate::items::read_batch;
-use crate::load::{LoadOptions, ShardReader, load};
 use crate::request::JudgeRequest;
 
 thread_local! {
@@ -84,7 +85,7 @@ async fn gpu() -> Result<Rc<Gpu>, WebError> {
         "max_buffer_size": u64::from(limits.max_buffer_size),
         "shader_f16": setup.device.features().contains(burn::tensor::wgpu::wgpu::Features::SHADER_F16),
         "fallback": info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu,
-        "schedule": format!("{:?}", Schedule::of(&device)),
+        "schedule": format!("{:?}", Compute::of(&device).schedule()),
     })
     .to_string();
     let gpu = Rc::new(Gpu { device, max_buffer, summary });
@@ -123,8 +124,8 @@ impl ShardReader for FileShard {
         self.0.size() as u64
     }
 
-    async fn read(&self, start: u64, end: u64) -> Result<Vec<u8>, WebError> {
-        let fail = |e: JsValue| WebError::invalid(format!("could not read {}: {e:?}", self.0.name()));
+    async fn read(&self, start: u64, end: u64) -> Result<Vec<u8>, RuntimeError> {
+        let fail = |e: JsValue| RuntimeError::Invalid(format!("could not read {}: {e:?}", self.0.name()));
         let slice = self.0.slice_with_f64_and_f64(start as f64, end as f64).map_err(fail)?;
         let buffer = JsFuture::from(slice.array_buffer()).await.map_err(fail)?;
         Ok(Uint8Array::new(&buffer).to_vec())
@@ -136,8 +137,9 @@ impl ShardReader for FileShard {
 #[serde(deny_unknown_fields)]
 struct ModelOptions {
     context: Option<usize>,
-    /// Keep Q4_0 and Q8_0 matrices block-quantized on the GPU (the default); `false` expands
-    /// them to f32, four to eight times the memory, for adapters whose quantized kernels fail.
+    /// Keep matrices in their GGUF blocks on the GPU (the default); `false` expands them to f32,
+    /// four to eight times the memory, and runs no kernels of selene's, for adapters where they
+    /// fail.
     keep_quantized: Option<bool>,
 }
 
@@ -164,12 +166,18 @@ impl Model {
             shards.push(FileShard(file));
         }
         let gpu = gpu().await.map_err(to_js)?;
-        let load_options = LoadOptions {
+        let load_options = ShardOptions {
             context: options.context.unwrap_or(2048),
-            keep_quantized: options.keep_quantized.unwrap_or(true),
+            compute: match options.keep_quantized.unwrap_or(true) {
+                true => Compute::of(&gpu.device),
+                false => Compute::Tensors,
+            },
             max_buffer: Some(gpu.max_buffer),
         };
-        let (engine, summary) = load(&shards, &gpu.device, &load_options, |p| {
+        let device = ChosenDevice { device: gpu.device.clone(), name: "webgpu".into(), reason: None };
+        let mut tensor_bytes = 0;
+        let engine = Engine::load_shards(&shards, device, &load_options, |p: &LoadProgress| {
+            tensor_bytes = p.total_bytes;
             let _ = on_progress.call3(
                 &JsValue::NULL,
                 &JsValue::from_f64(p.loaded_bytes as f64),
@@ -178,12 +186,12 @@ impl Model {
             );
         })
         .await
-        .map_err(to_js)?;
+        .map_err(|e| to_js(e.into()))?;
         let config = engine.model().config();
         let info = serde_json::json!({
-            "name": summary.name,
+            "name": engine.name(),
             "files": shards.len(),
-            "bytes": summary.tensor_bytes,
+            "bytes": tensor_bytes,
             "layers": config.num_layers,
             "hidden_size": config.hidden_size,
             "vocab_size": config.vocab_size,

@@ -7,7 +7,7 @@ use std::fmt;
 
 use selene_judge::{Label, LabelSet, ParseFailure, parse_verdict};
 
-use crate::rng::Rng;
+use selene_runtime::Rng;
 
 /// What a judge concludes: one of the task's labels, or a tie (pairwise datasets that allow one;
 /// Selene's templates have no tie label, so a tie is only ever a chosen judgment).

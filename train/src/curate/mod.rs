@@ -8,8 +8,8 @@
 //! streams derived from the config's seed and the item's place, so a run can be repeated exactly.
 
 mod critique;
+mod critique_model;
 mod filters;
-mod gguf_writer;
 mod judgment;
 mod reward;
 mod source;
@@ -21,14 +21,14 @@ use selene_judge::{BuiltinTemplate, JudgeItem, TaskInput, render};
 use serde::{Deserialize, Serialize};
 
 pub use critique::{CritiqueRequest, CritiqueWriter};
-pub use gguf_writer::GgufWriter;
+pub use critique_model::CritiqueModel;
 pub use judgment::{Consistency, Judgment};
 pub use source::DatasetSpec;
 
 use crate::error::{Error, Result};
 use crate::pairs::{PairFormat, PairRecord};
-use crate::rng::Rng;
 use reward::{RewardScorer, ScoreFile};
+use selene_runtime::Rng;
 use source::SourceItem;
 
 /// A curation run, read from a JSON file.

@@ -13,7 +13,7 @@
 use std::path::Path;
 
 use selene_quantize::safetensors::{self, Dtype, TensorData};
-use selene_train::rng::Rng;
+use selene_runtime::Rng;
 use serde_json::json;
 
 pub struct Shape {

@@ -1,4 +1,4 @@
-//! A [`CritiqueWriter`] over any GGUF chat model, run by the model crate on the trainer's device.
+//! A [`CritiqueWriter`] over any GGUF chat model, run by the runtime's engine.
 //!
 //! The reply is written in two steps. First the critique, continuing Selene's `**Reasoning:**`
 //! marker until the model writes `**Result:**` (or runs out of tokens); then, after
@@ -8,72 +8,69 @@
 //! the model to conclude.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use burn::tensor::Device;
-use selene_gguf::GgufModel;
-use selene_model::{GgufWeights, Llama};
-use selene_tokenizer::{Message, Segment, Tokenizer};
+use selene_runtime::{Engine, Flow, GenerationConfig, LoadOptions, Message, RuntimeError};
+use selene_tokenizer::Segment;
 
 use super::critique::{CritiqueRequest, CritiqueWriter, REPLY_START, instruction};
-use crate::chat::chat_ids;
 use crate::error::{Error, Result};
-use crate::generate::{Generator, Sampling};
 
 const RESULT: &str = "**Result:**";
 /// Enough for any label (`Yes`, `A`, `10`, `Tie`) and the space before it.
 const RESULT_TOKENS: usize = 6;
 
-pub struct GgufWriter {
+pub struct CritiqueModel {
     path: PathBuf,
-    model: Llama,
-    tokenizer: Tokenizer,
-    generator: Generator,
+    engine: Engine,
     max_new_tokens: usize,
     temperature: f32,
 }
 
-impl GgufWriter {
-    /// Loads `path` with room for `context` tokens. `keep_quantized` as in
-    /// [`GgufWeights::keep_quantized`] (false on the Flex CPU backend).
-    pub fn open(
-        path: &Path,
-        device: &Device,
-        keep_quantized: bool,
-        context: usize,
-        max_new_tokens: usize,
-        temperature: f32,
-    ) -> Result<GgufWriter> {
-        let gguf = Arc::new(GgufModel::open(path).map_err(|e| Error::file(path, "GGUF", e))?);
-        let tokenizer = Tokenizer::from_gguf(gguf.metadata()).map_err(|e| Error::file(path, "tokenizer", e))?;
-        let weights =
-            GgufWeights::new(gguf).map_err(|e| Error::file(path, "weights", e))?.keep_quantized(keep_quantized);
-        let model = Llama::load(&weights, context, device).map_err(|e| Error::file(path, "weights", e))?;
-        let generator = Generator::new(&model, device);
-        Ok(GgufWriter { path: path.to_owned(), model, tokenizer, generator, max_new_tokens, temperature })
+impl CritiqueModel {
+    /// Loads `path` as `options` say (device and context).
+    pub fn open(path: &Path, options: &LoadOptions, max_new_tokens: usize, temperature: f32) -> Result<CritiqueModel> {
+        let engine = Engine::load(path, options).map_err(|e| Error::file(path, "model", e))?;
+        Ok(CritiqueModel { path: path.to_owned(), engine, max_new_tokens, temperature })
     }
 
-    fn run(
-        &mut self,
-        prompt: &[u32],
-        max_new: usize,
-        seed: u64,
-        stop: impl Fn(&str) -> bool,
-    ) -> Result<Option<String>> {
-        let sampling = Sampling { temperature: self.temperature, seed };
-        self.generator.generate(&self.model, &self.tokenizer, prompt, max_new, sampling, stop)
+    /// Continues `prompt` with up to `max_new` tokens until `stop` holds for the text so far;
+    /// `None` when prompt and answer do not fit the context.
+    fn run(&self, prompt: &[u32], max_new: usize, seed: u64, stop: impl Fn(&str) -> bool) -> Result<Option<String>> {
+        if prompt.len() + max_new > self.engine.context() {
+            return Ok(None);
+        }
+        // Sampling draws from the whole distribution, as the paper's writer does.
+        let config = GenerationConfig {
+            max_tokens: max_new,
+            temperature: self.temperature,
+            top_k: 0,
+            top_p: 1.0,
+            seed,
+            ..Default::default()
+        };
+        let mut text = String::new();
+        let generation = self.engine.generate(prompt, &config, |token| {
+            text.push_str(&token.text);
+            if stop(&text) { Flow::Stop } else { Flow::Continue }
+        });
+        match generation {
+            Ok(generation) => Ok(Some(generation.text)),
+            Err(RuntimeError::PromptTooLong { .. }) => Ok(None),
+            Err(e) => Err(Error::file(&self.path, "generation", e)),
+        }
     }
 
     fn with_reply(&self, chat: &[u32], reply: &str) -> Result<Vec<u32>> {
         let reply = self
-            .tokenizer
+            .engine
+            .tokenizer()
             .encode_segments(&[Segment::Data(reply.to_owned())])
             .map_err(|e| Error::new("tokenizer", "encode", e))?;
         Ok([chat, &reply].concat())
     }
 }
 
-impl CritiqueWriter for GgufWriter {
+impl CritiqueWriter for CritiqueModel {
     fn describe(&self) -> serde_json::Value {
         serde_json::json!({
             "model": self.path.file_name().map(|n| n.to_string_lossy().into_owned()),
@@ -83,7 +80,10 @@ impl CritiqueWriter for GgufWriter {
     }
 
     fn write(&mut self, request: &CritiqueRequest) -> Result<Option<String>> {
-        let chat = chat_ids(&self.tokenizer, &[Message::new("user", instruction(request))], true)?;
+        let chat = self
+            .engine
+            .chat_prompt(&[Message::new("user", instruction(request))])
+            .map_err(|e| Error::file(&self.path, "chat_template", e))?;
         let prompt = self.with_reply(&chat, REPLY_START)?;
         let Some(critique) = self.run(&prompt, self.max_new_tokens, request.seed, |t| t.contains(RESULT))? else {
             return Ok(None);

@@ -1,8 +1,8 @@
 //! A small deterministic random number generator (SplitMix64) whose whole state is one `u64`.
 //!
-//! Curation and data order must be reproducible from a seed and resumable from a checkpoint, on
-//! every platform and across dependency upgrades, so the generator is part of the crate rather
-//! than a library's choice that could change. Independent streams (one per item, one per epoch)
+//! Sampling, curation and training's data order must be reproducible from a seed and resumable
+//! from a checkpoint, on every platform and across dependency upgrades, so the generator is part
+//! of the project rather than a library's choice that could change. Independent streams (one per item, one per epoch)
 //! are derived with [`Rng::derive`], so results do not depend on the order work is done in.
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,14 +1,16 @@
-//! The browser's loader, run natively over files on disk: the demo model cut into a split set of
-//! small files loads, in any order, into the same model that the whole file gives the runtime.
+//! The loader a browser uses, run natively over files on disk: the demo model cut into a split
+//! set of small files loads, read slice by slice in any order, into the same model that the
+//! whole file gives.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use burn::tensor::Device;
 use selene_gguf::{GgufModel, ModelWriter, SplitLimit};
-use selene_runtime::{Backend, Engine, Flow, GenerationConfig, LoadOptions as EngineOptions, Message};
-use selene_web::{ErrorKind, LoadOptions, ShardReader, WebError, load};
+use selene_runtime::{
+    ChosenDevice, Compute, DeviceSpec, Engine, Flow, GenerationConfig, LoadOptions, Message, RuntimeError,
+    ShardOptions, ShardReader,
+};
 
 struct DiskShard(PathBuf);
 
@@ -21,11 +23,11 @@ impl ShardReader for DiskShard {
         std::fs::metadata(&self.0).unwrap().len()
     }
 
-    async fn read(&self, start: u64, end: u64) -> Result<Vec<u8>, WebError> {
+    async fn read(&self, start: u64, end: u64) -> Result<Vec<u8>, RuntimeError> {
         let mut buf = vec![0; (end - start) as usize];
         File::open(&self.0)
             .and_then(|f| f.read_exact_at(&mut buf, start))
-            .map_err(|e| WebError::invalid(e.to_string()))?;
+            .map_err(|e| RuntimeError::Invalid(e.to_string()))?;
         Ok(buf)
     }
 }
@@ -59,34 +61,37 @@ fn a_split_set_read_slice_by_slice_is_the_model() {
     assert!(paths.len() >= 3, "{paths:?}");
     assert!(paths.iter().all(|p| std::fs::metadata(p).unwrap().len() <= 32 << 20));
 
-    let device = Device::flex();
-    let options = LoadOptions { context: 256, keep_quantized: false, max_buffer: None };
+    let native = Engine::load(
+        &selene_fixtures::smollm2(),
+        &LoadOptions { device: DeviceSpec::Cpu { replicas: 1 }, context: 256, tokenizer_json: None },
+    )
+    .unwrap();
+    let device = || ChosenDevice { device: native.device().clone(), name: "cpu".into(), reason: None };
+    let options = ShardOptions { context: 256, compute: native.model().compute(), max_buffer: None };
     let mut shards: Vec<DiskShard> = paths.iter().cloned().map(DiskShard).collect();
     shards.reverse();
     let mut seen = Vec::new();
-    let (engine, summary) =
-        pollster::block_on(load(&shards, &device, &options, |p| seen.push((p.loaded_bytes, p.total_bytes)))).unwrap();
-    assert_eq!(summary.name.as_deref(), Some("Smollm2 135M 8k Lc100K Mix1 Ep2"));
+    let load = |shards: &[DiskShard], options: &ShardOptions, seen: &mut Vec<(u64, u64)>| {
+        pollster::block_on(Engine::load_shards(shards, device(), options, |p| {
+            seen.push((p.loaded_bytes, p.total_bytes))
+        }))
+    };
+    let engine = load(&shards, &options, &mut seen).unwrap();
+    assert_eq!(engine.name(), Some("Smollm2 135M 8k Lc100K Mix1 Ep2"));
     assert!(seen.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 == w[1].1));
-    assert_eq!(seen.last().map(|p| p.0), Some(summary.tensor_bytes));
-
-    let native = Engine::load(
-        &selene_fixtures::smollm2(),
-        &EngineOptions { backend: Backend::Cpu, context: 256, tokenizer_json: None },
-    )
-    .unwrap();
+    assert_eq!(seen.last().map(|p| p.0), seen.last().map(|p| p.1));
     assert_eq!(greedy(&engine), greedy(&native));
 
-    // An adapter that cannot bind the tied embedding-and-output matrix is refused up front.
-    let small = LoadOptions { max_buffer: Some(64 << 20), ..options.clone() };
-    let refused = pollster::block_on(load(&shards, &device, &small, |_| {})).err().unwrap();
-    assert_eq!(refused.kind, ErrorKind::LimitsTooSmall);
-    assert!(refused.message.contains("token_embd.weight") && refused.message.contains("64 MiB"), "{refused}");
+    // A device that cannot bind the tied embedding-and-output matrix as f32 is refused up front.
+    let small = ShardOptions { max_buffer: Some(64 << 20), compute: Compute::Tensors, ..options.clone() };
+    let refused = load(&shards, &small, &mut Vec::new()).err().unwrap();
+    assert!(matches!(refused, RuntimeError::BufferTooLarge { .. }), "{refused}");
+    let message = refused.to_string();
+    assert!(message.contains("token_embd.weight") && message.contains("64 MiB"), "{message}");
 
     // A set with a shard missing names what is wrong.
-    let missing = pollster::block_on(load(&shards[1..], &device, &options, |_| {})).err().unwrap();
-    assert_eq!(missing.kind, ErrorKind::Invalid);
-    assert!(missing.message.contains("shards"), "{missing}");
+    let missing = load(&shards[1..], &options, &mut Vec::new()).err().unwrap();
+    assert!(missing.to_string().contains("shards"), "{missing}");
 
     std::fs::remove_dir_all(&dir).unwrap();
 }
