@@ -198,7 +198,7 @@ fn run(cli: Cli) -> selene_train::error::Result<()> {
         Command::Curate(a) => {
             let config = CurationConfig::load(&a.config)?;
             let base = a.config.parent().map(PathBuf::from).unwrap_or_default();
-            let options = LoadOptions { device: a.device, context: a.writer_context, tokenizer_json: None };
+            let options = LoadOptions { device: a.device, context: a.writer_context, ..Default::default() };
             let mut writer = CritiqueModel::open(&a.writer, &options, a.max_new_tokens, a.temperature)?;
             let report = curate(&config, &base, &mut writer, &a.out, a.eval_out.as_deref(), &mut progress)?;
             report.save(&a.report.unwrap_or_else(|| a.out.with_extension("report.json")))?;

@@ -190,7 +190,7 @@ fn curate_train_export_quantize_judge() {
     // 4. The runtime loads the GGUF (its own tokenizer from the metadata) and judges an item.
     let engine = Engine::load(
         &gguf,
-        &LoadOptions { device: DeviceSpec::Cpu { replicas: 1 }, context: 4096, tokenizer_json: None },
+        &LoadOptions { device: DeviceSpec::Cpu { replicas: 1 }, context: 4096, ..Default::default() },
     )
     .unwrap();
     let item: JudgeItem = serde_json::from_value(jsonl(&eval)[0].clone()).unwrap();

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use selene_runtime::{DeviceSpec, Engine, LoadOptions};
+use selene_runtime::{CacheType, DeviceSpec, Engine, LoadOptions};
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct ModelArgs {
@@ -22,6 +22,20 @@ pub struct ModelArgs {
     /// Use this tokenizer.json instead of the tokenizer stored in the GGUF file.
     #[arg(long)]
     pub tokenizer: Option<PathBuf>,
+    /// Threads of the CPU engine (default: one per physical core).
+    #[arg(long, short = 't')]
+    pub threads: Option<usize>,
+    /// How the CPU engine stores the KV cache: f16 (half the memory, llama.cpp's default) or f32.
+    #[arg(long, value_parser = parse_cache_type, default_value = "f16")]
+    pub cache_type: CacheType,
+}
+
+fn parse_cache_type(s: &str) -> Result<CacheType, String> {
+    match s {
+        "f16" => Ok(CacheType::F16),
+        "f32" => Ok(CacheType::F32),
+        other => Err(format!("{other:?} is not a cache type: f16 or f32")),
+    }
 }
 
 impl ModelArgs {
@@ -32,15 +46,16 @@ impl ModelArgs {
 
     /// Loads the model and says on which device, and why there, in one line on stderr.
     pub fn load(&self) -> Result<Engine> {
-        let options =
-            LoadOptions { device: self.device.clone(), context: self.context, tokenizer_json: self.tokenizer.clone() };
+        selene_runtime::use_threads(self.threads)?;
+        let options = LoadOptions {
+            device: self.device.clone(),
+            context: self.context,
+            tokenizer_json: self.tokenizer.clone(),
+            cache_type: self.cache_type,
+        };
         let engine =
             Engine::load(&self.path()?, &options).with_context(|| format!("loading {}", self.model.display()))?;
-        let chosen = engine.chosen_device();
-        match chosen.reason {
-            Some(why) => eprintln!("device: {} ({why})", chosen.name),
-            None => eprintln!("device: {}", chosen.name),
-        }
+        eprintln!("device: {}", engine.device_summary());
         Ok(engine)
     }
 }

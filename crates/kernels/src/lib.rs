@@ -10,11 +10,14 @@
 mod decode;
 mod format;
 mod fused;
+pub mod host;
 mod matmul;
 mod ops;
 mod reduce;
 mod select;
 mod serial;
+
+use std::sync::Arc;
 
 use burn::backend::DispatchDevice;
 use burn::tensor::{DType, Device, DeviceKind, Int, Tensor, TensorData};
@@ -22,6 +25,7 @@ use selene_gguf::GgmlType;
 use serde::{Deserialize, Serialize};
 
 pub use format::BlockFormat;
+pub use host::CacheType;
 use matmul::TILE_M;
 pub use ops::{cached_attention_fused, rms_norm_fused, rope_fused, top_candidates};
 use ops::{dequantize_blocks, matmul_blocks};
@@ -42,6 +46,9 @@ pub enum Compute {
     /// This crate's CubeCL kernels (wgpu, WebGPU, CUDA), with how they spread work over the
     /// device's units and the largest buffer one kernel can bind.
     Kernels { schedule: Schedule, binding_limit: u64 },
+    /// The CPU engine (`selene-cpu`) on Burn's Flex backend: weights in their GGUF blocks in host
+    /// memory, its own SIMD products and fused operations, its own KV cache.
+    Host { cache: CacheType },
 }
 
 impl Compute {
@@ -50,8 +57,10 @@ impl Compute {
     /// [`Schedule::Subgroup`] where the device has subgroup operations none wider than
     /// [`ROW_UNITS`].
     pub fn of(device: &Device) -> Compute {
-        let DispatchDevice::Cube(cube) = device.as_dispatch() else {
-            return Compute::Tensors;
+        let cube = match device.as_dispatch() {
+            DispatchDevice::Cube(cube) => cube,
+            DispatchDevice::Flex(_) => return Compute::Host { cache: CacheType::default() },
+            _ => return Compute::Tensors,
         };
         let client = cube.client();
         let properties = client.properties();
@@ -71,13 +80,17 @@ impl Compute {
     pub fn schedule(self) -> Option<Schedule> {
         match self {
             Compute::Kernels { schedule, .. } => Some(schedule),
-            Compute::Tensors => None,
+            Compute::Tensors | Compute::Host { .. } => None,
         }
     }
 
     /// Whether matrices of `ty` are held in their blocks, not expanded to f32.
     pub fn holds_blocks(self, ty: GgmlType) -> bool {
-        matches!(self, Compute::Kernels { .. }) && BlockFormat::of(ty).is_some()
+        match self {
+            Compute::Tensors => false,
+            Compute::Kernels { .. } => BlockFormat::of(ty).is_some(),
+            Compute::Host { .. } => selene_cpu::QuantMatrix::supports(ty),
+        }
     }
 
     /// Whether the best logits are best chosen where they are ([`top_candidates`]): on a GPU,
@@ -89,15 +102,19 @@ impl Compute {
     }
 }
 
-/// A `[rows, cols]` weight matrix held on the device as ggml blocks, in chunks of whole rows
-/// that each fit one storage-buffer binding.
+/// A `[rows, cols]` weight matrix held as ggml blocks: on a GPU in chunks of whole rows that
+/// each fit one storage-buffer binding, or in host memory for the CPU engine.
 #[derive(Clone, Debug)]
 pub struct BlockMatrix {
-    chunks: Vec<Chunk>,
-    format: BlockFormat,
     rows: usize,
     cols: usize,
-    schedule: Schedule,
+    held: Held,
+}
+
+#[derive(Clone, Debug)]
+enum Held {
+    Device { chunks: Vec<Chunk>, format: BlockFormat, schedule: Schedule },
+    Host(Arc<selene_cpu::QuantMatrix>),
 }
 
 /// How the work of a kernel is spread over a device's units.
@@ -125,9 +142,9 @@ struct Chunk {
 }
 
 impl BlockMatrix {
-    /// Uploads `rows x cols` values stored as consecutive ggml blocks of type `ty` (ggml's row
-    /// order, each row a whole number of blocks) to `device`, whose kernels run as `compute`
-    /// says, in chunks of rows that fit its binding limit.
+    /// Holds `rows x cols` values stored as consecutive ggml blocks of type `ty` (ggml's row
+    /// order, each row a whole number of blocks) as `compute` uses them on `device`: uploaded in
+    /// chunks of rows that fit the binding limit, or kept in host memory for the CPU engine.
     pub fn new(
         bytes: &[u8],
         ty: GgmlType,
@@ -136,8 +153,10 @@ impl BlockMatrix {
         device: &Device,
         compute: Compute,
     ) -> Result<Self, String> {
-        let Compute::Kernels { schedule, binding_limit } = compute else {
-            return Err(format!("{device:?} runs no CubeCL kernels"));
+        let (schedule, binding_limit) = match compute {
+            Compute::Kernels { schedule, binding_limit } => (schedule, binding_limit),
+            Compute::Host { .. } => return Self::on_host(bytes.to_vec(), ty, rows, cols),
+            Compute::Tensors => return Err(format!("{device:?} runs no CubeCL kernels")),
         };
         let format = BlockFormat::of(ty).ok_or_else(|| format!("no device kernel reads {ty} blocks"))?;
         let per_block = format.block_values();
@@ -176,7 +195,19 @@ impl BlockMatrix {
                 }
             })
             .collect();
-        Ok(BlockMatrix { chunks, format, rows, cols, schedule })
+        Ok(BlockMatrix { rows, cols, held: Held::Device { chunks, format, schedule } })
+    }
+
+    /// Keeps `bytes` (a tensor's ggml blocks, as in [`BlockMatrix::new`]) in host memory for the
+    /// CPU engine, without copying them where its kernels read the file's layout.
+    pub fn on_host(
+        bytes: impl AsRef<[u8]> + Send + Sync + 'static,
+        ty: GgmlType,
+        rows: usize,
+        cols: usize,
+    ) -> Result<Self, String> {
+        let matrix = selene_cpu::QuantMatrix::new(bytes, ty, rows, cols).map_err(|e| e.to_string())?;
+        Ok(BlockMatrix { rows, cols, held: Held::Host(Arc::new(matrix)) })
     }
 
     /// `[rows, cols]`.
@@ -184,14 +215,20 @@ impl BlockMatrix {
         [self.rows, self.cols]
     }
 
-    /// Bytes this matrix takes on the device.
+    /// Bytes this matrix takes where it is held.
     pub fn device_bytes(&self) -> usize {
-        self.chunks.iter().map(|c| c.words.dims()[0] * 4).sum()
+        match &self.held {
+            Held::Device { chunks, .. } => chunks.iter().map(|c| c.words.dims()[0] * 4).sum(),
+            Held::Host(matrix) => matrix.bytes(),
+        }
     }
 
     /// How many buffers the rows are split over.
     pub fn chunks(&self) -> usize {
-        self.chunks.len()
+        match &self.held {
+            Held::Device { chunks, .. } => chunks.len(),
+            Held::Host(_) => 1,
+        }
     }
 
     /// `x [tokens, cols] · Wᵀ`: `[tokens, rows]`. Up to [`TILE_M`] tokens (on a browser's
@@ -200,16 +237,20 @@ impl BlockMatrix {
     pub fn matmul(&self, x: Tensor<2>) -> Tensor<2> {
         let [tokens, cols] = x.dims();
         debug_assert_eq!(cols, self.cols);
+        let (chunks, format, schedule) = match &self.held {
+            Held::Device { chunks, format, schedule } => (chunks, *format, *schedule),
+            Held::Host(matrix) => return host::matmul(matrix, x),
+        };
         let mut parts = Vec::new();
-        for chunk in &self.chunks {
-            if self.multiplies_blocks(tokens) {
-                parts.push(matmul_blocks(x.clone(), chunk.words.clone(), self.format, chunk.rows, self.schedule));
+        for chunk in chunks {
+            if multiplies_blocks(schedule, tokens) {
+                parts.push(matmul_blocks(x.clone(), chunk.words.clone(), format, chunk.rows, schedule));
                 continue;
             }
             let step = (EXPANDED_VALUES / cols).max(1);
             for first in (0..chunk.rows).step_by(step) {
                 let rows = step.min(chunk.rows - first);
-                let w = dequantize_blocks(chunk.words.clone(), self.format, chunk.rows, first, rows, cols);
+                let w = dequantize_blocks(chunk.words.clone(), format, chunk.rows, first, rows, cols);
                 parts.push(x.clone().matmul(w.transpose()));
             }
         }
@@ -218,17 +259,17 @@ impl BlockMatrix {
             _ => Tensor::cat(parts, 1),
         }
     }
+}
 
-    /// Whether `tokens` tokens are multiplied with the blocks themselves, not with rows expanded
-    /// to f32 for the device's own matrix product.
-    fn multiplies_blocks(&self, tokens: usize) -> bool {
-        match self.schedule {
-            Schedule::Workgroup | Schedule::Subgroup => tokens <= TILE_M,
-            // A browser's software adapter is SwiftShader, whose barriers make the tiled product
-            // slower than the serial kernel at any length; natively it is lavapipe, where the
-            // tiled product wins on long prompts (tools/bench/results/kernel_timing_*.txt).
-            Schedule::Serial => tokens <= TILE_M || cfg!(target_family = "wasm"),
-        }
+/// Whether `tokens` tokens are multiplied with the blocks themselves, not with rows expanded to
+/// f32 for the device's own matrix product.
+fn multiplies_blocks(schedule: Schedule, tokens: usize) -> bool {
+    match schedule {
+        Schedule::Workgroup | Schedule::Subgroup => tokens <= TILE_M,
+        // A browser's software adapter is SwiftShader, whose barriers make the tiled product
+        // slower than the serial kernel at any length; natively it is lavapipe, where the tiled
+        // product wins on long prompts (tools/bench/results/kernel_timing_*.txt).
+        Schedule::Serial => tokens <= TILE_M || cfg!(target_family = "wasm"),
     }
 }
 

@@ -11,6 +11,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 
 use selene_kernels::Compute;
+use selene_kernels::host::HostCache;
 
 use crate::layers::Linear;
 use crate::rope::Rope;
@@ -29,13 +30,18 @@ pub struct Attention {
     pub head_dim: usize,
 }
 
-/// One layer's keys and values for positions `0..len`, in tensors sized for the whole context.
+/// One layer's keys and values for positions `0..len`, sized for the whole context: tensors on
+/// the device, or the CPU engine's own cache in host memory.
 #[derive(Debug)]
 pub struct LayerCache {
-    keys: Tensor<4>,
-    values: Tensor<4>,
+    store: Store,
     len: usize,
-    compute: Compute,
+}
+
+#[derive(Debug)]
+enum Store {
+    Tensors { keys: Tensor<4>, values: Tensor<4>, compute: Compute },
+    Host(HostCache),
 }
 
 impl LayerCache {
@@ -47,15 +53,16 @@ impl LayerCache {
         device: &Device,
         compute: Compute,
     ) -> Self {
+        if let Compute::Host { cache } = compute {
+            assert_eq!(batch, 1, "the CPU engine caches one sequence at a time");
+            return LayerCache { store: Store::Host(HostCache::new(cache, kv_heads, capacity, head_dim)), len: 0 };
+        }
         // In Burn's persistent pool, as the weights are (`crate::weights::upload`): written in
         // place for the cache's life, not pages shared with short-lived tensors.
         let zeros = |shape| device.memory_persistent_allocations(shape, |shape| Tensor::zeros(shape, device));
-        LayerCache {
-            keys: zeros([batch, kv_heads, capacity, head_dim]),
-            values: zeros([batch, kv_heads, capacity, head_dim]),
-            len: 0,
-            compute,
-        }
+        let (keys, values) =
+            (zeros([batch, kv_heads, capacity, head_dim]), zeros([batch, kv_heads, capacity, head_dim]));
+        LayerCache { store: Store::Tensors { keys, values, compute }, len: 0 }
     }
 
     pub fn len(&self) -> usize {
@@ -67,34 +74,23 @@ impl LayerCache {
     }
 
     pub fn capacity(&self) -> usize {
-        self.keys.dims()[2]
+        match &self.store {
+            Store::Tensors { keys, .. } => keys.dims()[2],
+            Store::Host(cache) => cache.capacity(),
+        }
     }
 
-    /// Whether attention through this cache reads it in place with the fused kernel and stores
-    /// no scores.
+    /// Whether attention through this cache reads it in place, storing no scores.
     pub fn attends_in_place(&self) -> bool {
-        self.compute.schedule().is_some() && self.keys.dims()[0] == 1
+        match &self.store {
+            Store::Tensors { keys, compute, .. } => compute.schedule().is_some() && keys.dims()[0] == 1,
+            Store::Host(_) => true,
+        }
     }
 
     /// Forgets positions from `len` on (for reusing a shared prompt prefix).
     pub fn truncate(&mut self, len: usize) {
         self.len = self.len.min(len);
-    }
-
-    /// Appends `keys`/`values` `[batch, kv_heads, seq, dim]`.
-    fn append(&mut self, keys: Tensor<4>, values: Tensor<4>) {
-        let [b, h, s, d] = keys.dims();
-        let range = [0..b, 0..h, self.len..self.len + s, 0..d];
-        self.keys.inplace(|cache| cache.slice_assign(range.clone(), keys));
-        self.values.inplace(|cache| cache.slice_assign(range, values));
-        self.len += s;
-    }
-
-    /// Everything cached, `[batch, kv_heads, len, dim]` each.
-    fn used(&self) -> (Tensor<4>, Tensor<4>) {
-        let [b, h, _, d] = self.keys.dims();
-        let used = [0..b, 0..h, 0..self.len, 0..d];
-        (self.keys.clone().slice(used.clone()), self.values.clone().slice(used))
     }
 }
 
@@ -105,32 +101,48 @@ impl Attention {
         let [batch, seq, _] = x.dims();
         // Rotated as `[batch, seq, heads, dim]`, the layout the projections produce.
         let heads = |t: Tensor<3>, n: usize| t.reshape([batch, seq, n, self.head_dim]);
-        let q = rope.apply(heads(self.q_proj.forward(x.clone()), self.num_heads), start).swap_dims(1, 2);
-        let k = rope.apply(heads(self.k_proj.forward(x.clone()), self.num_kv_heads), start).swap_dims(1, 2);
-        let v = heads(self.v_proj.forward(x), self.num_kv_heads).swap_dims(1, 2);
+        let q = rope.apply(heads(self.q_proj.forward(x.clone()), self.num_heads), start);
+        let k = rope.apply(heads(self.k_proj.forward(x.clone()), self.num_kv_heads), start);
+        let v = heads(self.v_proj.forward(x), self.num_kv_heads);
         let scale = 1.0 / (self.head_dim as f64).sqrt();
+        let tokens = |t: Tensor<4>| {
+            let [_, seq, heads, dim] = t.dims();
+            t.reshape([seq, heads, dim])
+        };
         let out = match cache {
-            Some(cache) => {
-                cache.append(k, v);
-                match cache.compute.schedule() {
+            Some(LayerCache { store: Store::Host(host), len }) => {
+                let out = selene_kernels::host::attention(tokens(q), tokens(k), tokens(v), host, *len, scale as f32);
+                *len += seq;
+                out.reshape([batch, seq, self.num_heads * self.head_dim])
+            }
+            Some(LayerCache { store: Store::Tensors { keys, values, compute }, len }) => {
+                let (q, k, v) = (q.swap_dims(1, 2), k.swap_dims(1, 2), v.swap_dims(1, 2));
+                let range = [0..batch, 0..self.num_kv_heads, *len..*len + seq, 0..self.head_dim];
+                keys.inplace(|cache| cache.slice_assign(range.clone(), k));
+                values.inplace(|cache| cache.slice_assign(range, v));
+                *len += seq;
+                let out = match compute.schedule() {
                     Some(schedule) if batch == 1 => selene_kernels::cached_attention_fused(
                         q,
-                        cache.keys.clone(),
-                        cache.values.clone(),
-                        cache.len,
+                        keys.clone(),
+                        values.clone(),
+                        *len,
                         scale as f32,
                         schedule,
                     ),
                     _ => {
-                        let (k, v) = cache.used();
-                        self.attend(q, k, v, start, scale)
+                        let used = [0..batch, 0..self.num_kv_heads, 0..*len, 0..self.head_dim];
+                        self.attend(q, keys.clone().slice(used.clone()), values.clone().slice(used), start, scale)
                     }
-                }
+                };
+                out.swap_dims(1, 2).reshape([batch, seq, self.num_heads * self.head_dim])
             }
-            None => self.attend(q, k, v, start, scale),
+            None => {
+                let (q, k, v) = (q.swap_dims(1, 2), k.swap_dims(1, 2), v.swap_dims(1, 2));
+                self.attend(q, k, v, start, scale).swap_dims(1, 2).reshape([batch, seq, self.num_heads * self.head_dim])
+            }
         };
-        let out = out.swap_dims(1, 2);
-        self.o_proj.forward(out.reshape([batch, seq, self.num_heads * self.head_dim]))
+        self.o_proj.forward(out)
     }
 
     /// Causal attention of `q [batch, heads, seq, dim]` at positions `start..` over all of

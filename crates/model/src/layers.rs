@@ -85,11 +85,16 @@ impl RmsNorm {
     }
 
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        if let Some(schedule) = self.compute.schedule() {
-            return selene_kernels::rms_norm_fused(x, self.weight.val(), self.eps as f32, schedule);
+        match self.compute {
+            Compute::Kernels { schedule, .. } => {
+                selene_kernels::rms_norm_fused(x, self.weight.val(), self.eps as f32, schedule)
+            }
+            Compute::Host { .. } => selene_kernels::host::rms_norm(x, self.weight.val(), self.eps as f32),
+            Compute::Tensors => {
+                let rms = x.clone().square().mean_dim(D - 1).add_scalar(self.eps).sqrt();
+                x.div(rms).mul(self.weight.val().unsqueeze())
+            }
         }
-        let rms = x.clone().square().mean_dim(D - 1).add_scalar(self.eps).sqrt();
-        x.div(rms).mul(self.weight.val().unsqueeze())
     }
 }
 
@@ -99,11 +104,17 @@ pub struct Mlp {
     pub gate_proj: Linear,
     pub up_proj: Linear,
     pub down_proj: Linear,
+    #[module(skip)]
+    pub compute: Compute,
 }
 
 impl Mlp {
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        let gate = silu(self.gate_proj.forward(x.clone()));
-        self.down_proj.forward(gate.mul(self.up_proj.forward(x)))
+        let (gate, up) = (self.gate_proj.forward(x.clone()), self.up_proj.forward(x));
+        let hidden = match self.compute {
+            Compute::Host { .. } => selene_kernels::host::silu_mul(gate, up),
+            Compute::Tensors | Compute::Kernels { .. } => silu(gate).mul(up),
+        };
+        self.down_proj.forward(hidden)
     }
 }

@@ -2,7 +2,7 @@
 
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Int, Tensor, TensorData, module::embedding};
-use selene_kernels::Compute;
+use selene_kernels::{CacheType, Compute};
 
 use crate::attention::{Attention, LayerCache};
 use crate::config::LlamaConfig;
@@ -173,11 +173,16 @@ impl Llama {
             + self.num_params() * std::mem::size_of::<f32>()
     }
 
-    /// Bytes a [`KvCache`] of this model takes on the device: keys and values in f32 for
-    /// [`max_positions`](Self::max_positions) in every layer.
+    /// Bytes a [`KvCache`] of this model takes: keys and values for
+    /// [`max_positions`](Self::max_positions) in every layer, in f32 (f16 for the CPU engine's
+    /// default).
     pub fn cache_bytes(&self) -> usize {
         let c = &self.config;
-        2 * c.num_layers * c.num_kv_heads * c.head_dim * self.max_positions() * std::mem::size_of::<f32>()
+        let element = match self.compute {
+            Compute::Host { cache: CacheType::F16 } => 2,
+            _ => std::mem::size_of::<f32>(),
+        };
+        2 * c.num_layers * c.num_kv_heads * c.head_dim * self.max_positions() * element
     }
 
     pub fn new_cache(&self, device: &Device) -> KvCache {
@@ -287,6 +292,7 @@ fn load_layer(
             gate_proj: matrix(LayerWeight::Gate)?,
             up_proj: matrix(LayerWeight::Up)?,
             down_proj: matrix(LayerWeight::Down)?,
+            compute,
         },
     })
 }

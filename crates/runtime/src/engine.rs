@@ -7,6 +7,7 @@
 use std::sync::{Mutex, PoisonError};
 
 use burn::tensor::{Device, Tensor};
+use selene_kernels::{CacheType, Compute};
 use selene_model::{KvCache, Llama, Logits};
 use selene_tokenizer::{ChatTemplate, Message, Segment, Tokenizer};
 
@@ -23,11 +24,13 @@ pub struct LoadOptions {
     /// A `tokenizer.json` to use instead of the tokenizer in the GGUF metadata, with its
     /// `tokenizer_config.json` when one sits beside it.
     pub tokenizer_json: Option<std::path::PathBuf>,
+    /// How the CPU engine stores the KV cache (a GPU keeps it in f32).
+    pub cache_type: CacheType,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions { device: DeviceSpec::Auto, context: 4096, tokenizer_json: None }
+        LoadOptions { device: DeviceSpec::Auto, context: 4096, tokenizer_json: None, cache_type: CacheType::F16 }
     }
 }
 
@@ -132,6 +135,24 @@ impl Engine {
     /// The device the model runs on, with its `--device` name and why it was chosen.
     pub fn chosen_device(&self) -> &ChosenDevice {
         &self.device
+    }
+
+    /// One line on where the model runs and why: the device, and for the CPU engine its
+    /// instruction set, threads and cache.
+    pub fn device_summary(&self) -> String {
+        let mut line = self.device.name.clone();
+        if let Compute::Host { cache } = self.llama.compute() {
+            let simd = selene_kernels::host::simd_level();
+            line += &format!(
+                ", the CPU engine ({simd}, {} threads, {} KV cache)",
+                crate::threads::threads(),
+                format!("{cache:?}").to_lowercase()
+            );
+        }
+        if let Some(why) = self.device.reason {
+            line += &format!("; {why}");
+        }
+        line
     }
 
     /// Prompt plus completion can be at most this many tokens.
@@ -239,10 +260,16 @@ impl Engine {
     fn forward_in_parts(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Tensor<2>> {
         let part = self.part_tokens(cache);
         let (earlier, last) = tokens.split_at(tokens.len() - tokens.len().min(part));
-        for piece in earlier.chunks(part) {
-            self.llama.forward(piece, cache, Logits::Last)?;
+        let mut run = move || -> Result<Tensor<2>> {
+            for piece in earlier.chunks(part) {
+                self.llama.forward(piece, cache, Logits::Last)?;
+            }
+            Ok(self.llama.forward(last, cache, Logits::Last)?)
+        };
+        match self.llama.compute() {
+            Compute::Host { .. } => crate::threads::in_pool(run),
+            Compute::Tensors | Compute::Kernels { .. } => run(),
         }
-        Ok(self.llama.forward(last, cache, Logits::Last)?)
     }
 
     /// Tokens per pass of [`forward_in_parts`](Self::forward_in_parts): at most [`PART_TOKENS`],

@@ -9,6 +9,7 @@ mod judging;
 mod load;
 mod rng;
 mod sampling;
+mod threads;
 
 pub use device::{ChosenDevice, DeviceSpec};
 pub use engine::{Engine, Flow, GeneratedToken, Generation, LoadOptions, StopReason};
@@ -17,5 +18,6 @@ pub use judging::{JudgeOptions, JudgeReport, Judgment, Run, judge, judge_async, 
 pub use load::{LoadProgress, ShardOptions, ShardReader, read_layout};
 pub use rng::Rng;
 pub use sampling::{Choice, GenerationConfig};
-pub use selene_kernels::{Compute, tune_briefly};
+pub use selene_kernels::{CacheType, Compute, tune_briefly};
 pub use selene_tokenizer::Message;
+pub use threads::{physical_cores, threads, use_threads};

@@ -67,7 +67,11 @@ impl Engine {
             }
             None => Tokenizer::from_gguf(model.metadata())?,
         };
-        let llama = Llama::from_gguf(&model, options.context, &device.device, Compute::of(&device.device))?;
+        let compute = match Compute::of(&device.device) {
+            Compute::Host { .. } => Compute::Host { cache: options.cache_type },
+            other => other,
+        };
+        let llama = Llama::from_gguf(&model, options.context, &device.device, compute)?;
         Ok(Engine::new(llama, tokenizer, device)?.named(model_name(model.layout())?))
     }
 

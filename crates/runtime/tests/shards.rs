@@ -63,7 +63,7 @@ fn a_split_set_read_slice_by_slice_is_the_model() {
 
     let native = Engine::load(
         &selene_fixtures::smollm2(),
-        &LoadOptions { device: DeviceSpec::Cpu { replicas: 1 }, context: 256, tokenizer_json: None },
+        &LoadOptions { device: DeviceSpec::Cpu { replicas: 1 }, context: 256, ..Default::default() },
     )
     .unwrap();
     let device = || ChosenDevice { device: native.device().clone(), name: "cpu".into(), reason: None };

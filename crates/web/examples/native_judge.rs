@@ -24,7 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let item: JudgeItem = serde_json::from_str(&std::fs::read_to_string(item)?)?;
     let options = JudgeRequest::parse(options)?.options()?;
     // The page loads with a context of 2048 tokens.
-    let engine = Engine::load(Path::new(model), &LoadOptions { device, context: 2048, tokenizer_json: None })?;
+    let engine = Engine::load(Path::new(model), &LoadOptions { device, context: 2048, ..Default::default() })?;
     let (mut original, mut swapped) = (Vec::new(), Vec::new());
     let report = judge(&engine, &item, &options, |run, token| {
         match run {
