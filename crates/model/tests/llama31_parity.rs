@@ -22,8 +22,9 @@ use std::sync::{Arc, OnceLock};
 
 use burn::tensor::{Device, Tensor};
 use parity::{Agreement, compare, ids};
+use selene_arch::{LlamaConfig, Weight};
 use selene_gguf::GgufModel;
-use selene_model::{EmbeddingTable, GgufWeights, Linear, Llama, LlamaConfig, Weight, WeightSource};
+use selene_model::{EmbeddingTable, GgufWeights, Linear, Llama, WeightSource};
 use selene_quantize::convert::{Options, convert};
 use selene_quantize::ftype::FileType;
 use serde_json::Value;

@@ -14,7 +14,7 @@
 use std::path::Path;
 
 use selene_gguf::{GgufModel, codec};
-use selene_quantize::safetensors::{self, Dtype, TensorData};
+use selene_safetensors::{self as safetensors, Dtype, TensorToWrite};
 use serde_json::{Value, json};
 
 /// The checkpoint kinds the tests convert (and have goldens for).
@@ -159,10 +159,10 @@ fn llama31(dir: &Path, s: &Llama31Shape) {
             })
             .collect();
         let file = format!("model-{:05}-of-{n_shards:05}.safetensors", part + 1);
-        let tensors: Vec<TensorData> = shapes[range.clone()]
+        let tensors: Vec<TensorToWrite> = shapes[range.clone()]
             .iter()
             .zip(&data)
-            .map(|((name, shape), bytes)| TensorData { name, dtype: Dtype::BF16, shape, bytes })
+            .map(|((name, shape), bytes)| TensorToWrite { name, dtype: Dtype::BF16, shape, bytes })
             .collect();
         safetensors::write(&dir.join(&file), &tensors).unwrap();
         for (name, _) in &shapes[range] {
@@ -239,8 +239,8 @@ fn smollm2(dir: &Path) {
         tensors.push((hf_name(&info.name), shape, bf16_bytes(values.into_iter())));
     }
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
-    let data: Vec<TensorData> =
-        tensors.iter().map(|(name, shape, bytes)| TensorData { name, dtype: Dtype::BF16, shape, bytes }).collect();
+    let data: Vec<TensorToWrite> =
+        tensors.iter().map(|(name, shape, bytes)| TensorToWrite { name, dtype: Dtype::BF16, shape, bytes }).collect();
     safetensors::write(&dir.join("model.safetensors"), &data).unwrap();
 
     let f = |k: &str| meta.require_f64(k).unwrap();
