@@ -19,7 +19,7 @@ use crate::rope::{Llama3Rope, RopeConfig, RopeScaling};
 /// `general.architecture` of the models described here.
 pub const ARCHITECTURE: &str = "llama";
 /// `architectures[0]` of the checkpoints described here.
-pub const HF_ARCHITECTURE: &str = "LlamaForCausalLM";
+const HF_ARCHITECTURE: &str = "LlamaForCausalLM";
 
 /// transformers' `LlamaConfig` defaults, for keys a `config.json` may leave out.
 const DEFAULT_RMS_NORM_EPS: f64 = 1e-6;
@@ -236,11 +236,6 @@ impl LlamaConfig {
             tied_embeddings,
         })
     }
-
-    /// Number of query heads that share one key/value head.
-    pub fn group_size(&self) -> usize {
-        self.num_heads / self.num_kv_heads
-    }
 }
 
 /// `rope_parameters` (transformers 5) or `rope_scaling` (4.x), with transformers' defaults for
@@ -296,7 +291,7 @@ mod tests {
     #[test]
     fn reads_llama31_config() {
         let c = LlamaConfig::from_hf_json(LLAMA31_8B, "config.json").unwrap();
-        assert_eq!((c.head_dim, c.group_size(), c.context_length, c.context_length_stated), (128, 4, 131072, true));
+        assert_eq!((c.head_dim, c.num_kv_heads, c.context_length, c.context_length_stated), (128, 8, 131072, true));
         assert!(matches!(c.rope.scaling, RopeScaling::Llama3(ref r) if r.factor == 8.0));
         let f = c.rope.freq_factors.unwrap();
         assert_eq!(f.len(), 64);
@@ -377,7 +372,7 @@ mod tests {
     #[test]
     fn reads_gguf_metadata() {
         let c = gguf(|_| {}).unwrap();
-        assert_eq!((c.num_layers, c.head_dim, c.group_size(), c.vocab_size), (2, 16, 2, 100));
+        assert_eq!((c.num_layers, c.head_dim, c.num_kv_heads, c.vocab_size), (2, 16, 2, 100));
         assert_eq!((c.rope.theta, &c.rope.scaling), (10000.0, &RopeScaling::None));
         let linear = gguf(|m| {
             m.set("llama.rope.scaling.type", selene_gguf::Value::String("linear".into()));

@@ -12,6 +12,6 @@ mod config;
 mod rope;
 mod weights;
 
-pub use config::{ARCHITECTURE, ConfigError, HF_ARCHITECTURE, LlamaConfig};
+pub use config::{ARCHITECTURE, ConfigError, LlamaConfig};
 pub use rope::{Llama3Rope, RopeConfig, RopeScaling};
-pub use weights::{LayerWeight, ROPE_FREQS, Weight, rope_row_to_gguf, rope_row_to_hf, rope_rows_to_hf};
+pub use weights::{LayerWeight, ROPE_FREQS, Weight, rope_row_to_hf, rope_rows_to_hf};

@@ -165,13 +165,13 @@ impl Weight {
 
 /// Where llama.cpp's converter puts Hugging Face row `hf_row` of a rope-permuted matrix of `rows`
 /// rows over `heads` heads: row `h·d + j·d/2 + i` becomes `h·d + 2i + j`.
-pub fn rope_row_to_gguf(hf_row: usize, rows: usize, heads: usize) -> usize {
+fn rope_row_to_gguf(hf_row: usize, rows: usize, heads: usize) -> usize {
     let d = rows / heads;
     let (h, rem) = (hf_row / d, hf_row % d);
     h * d + 2 * (rem % (d / 2)) + rem / (d / 2)
 }
 
-/// The inverse of [`rope_row_to_gguf`]: the Hugging Face row that GGUF row `gguf_row` holds.
+/// The inverse of `rope_row_to_gguf`: the Hugging Face row that GGUF row `gguf_row` holds.
 pub fn rope_row_to_hf(gguf_row: usize, rows: usize, heads: usize) -> usize {
     let d = rows / heads;
     let (h, rem) = (gguf_row / d, gguf_row % d);

@@ -11,7 +11,7 @@ pub enum Dtype {
 }
 
 impl Dtype {
-    pub fn from_name(name: &str) -> Option<Dtype> {
+    pub(crate) fn from_name(name: &str) -> Option<Dtype> {
         Some(match name {
             "F32" => Dtype::F32,
             "F16" => Dtype::F16,
@@ -20,7 +20,7 @@ impl Dtype {
         })
     }
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Dtype::F32 => "F32",
             Dtype::F16 => "F16",

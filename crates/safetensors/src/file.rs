@@ -68,10 +68,10 @@ impl SafetensorsFile {
         &self.map[t.start..t.end]
     }
 
-    /// Tells the kernel that the pages holding bytes `range` of `t` are no longer needed, so
-    /// they leave this process's resident memory (they are read from the file again if touched).
-    /// Where the target has no such advice, the pages stay until the file is closed.
-    pub fn release(&self, t: &TensorEntry, range: Range<usize>) {
+    /// Drops the resident pages of bytes `range` of `t` (see [`SafetensorsFolder::release`]).
+    ///
+    /// [`SafetensorsFolder::release`]: crate::SafetensorsFolder::release
+    pub(crate) fn release(&self, t: &TensorEntry, range: Range<usize>) {
         #[cfg(unix)]
         {
             let (start, end) = (t.start + range.start.min(t.n_bytes()), t.start + range.end.min(t.n_bytes()));

@@ -78,7 +78,9 @@ impl SafetensorsFolder {
         self.files[t.shard].bytes(t)
     }
 
-    /// Drops the resident pages of bytes `range` of `t` (see [`SafetensorsFile::release`]).
+    /// Tells the kernel that the pages holding bytes `range` of `t` are no longer needed, so they
+    /// leave this process's resident memory (they are read from the file again if touched).
+    /// Where the target has no such advice, the pages stay until the folder is dropped.
     pub fn release(&self, t: &TensorEntry, range: Range<usize>) {
         self.files[t.shard].release(t, range)
     }

@@ -4,7 +4,7 @@
 //! Training starts from these folders, the quantizer converts them and the trainer exports
 //! them, so they are read and written here once. Files are memory-mapped and never read whole: a
 //! model can be far larger than memory, and pages already converted can be handed back to the
-//! kernel ([`SafetensorsFile::release`]). Headers are untrusted input: the header is capped at
+//! kernel ([`SafetensorsFolder::release`]). Headers are untrusted input: the header is capped at
 //! 100 MB, as the reference implementation caps it, every range is checked against the file
 //! before it is used (a truncated download is the common case), nothing is allocated from a size
 //! the header claims, and every error names the file and the tensor or field at fault.
@@ -38,4 +38,4 @@ impl SafetensorsError {
     }
 }
 
-pub type Result<T, E = SafetensorsError> = std::result::Result<T, E>;
+type Result<T, E = SafetensorsError> = std::result::Result<T, E>;
