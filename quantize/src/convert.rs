@@ -10,17 +10,17 @@
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
+use selene_arch::{LlamaConfig, ROPE_FREQS, Weight, rope_row_to_hf};
 use selene_gguf::{GgmlType, TensorInfo, codec, tensor_info};
+use selene_safetensors::TensorEntry;
 
-use crate::checkpoint::{Checkpoint, Located};
-use crate::config::{LlamaConfig, RopeScaling};
+use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
 use crate::ftype::{FileType, ModelShape, TensorShape, tensor_types};
 use crate::lora::Adapter;
-use crate::names::{self, Mapped, Role};
+use crate::metadata;
 use crate::output::Output;
 use crate::progress::Progress;
-use crate::{metadata, rope};
 
 /// Values converted per slab: enough to keep both cores busy, small beside any real tensor.
 const SLAB_VALUES: usize = 1 << 22;
@@ -36,7 +36,7 @@ pub struct Options {
 }
 
 enum Source {
-    Checkpoint { hf: String, role: Role },
+    Checkpoint { hf: String, weight: Weight },
     Values(Vec<f32>),
 }
 
@@ -64,25 +64,26 @@ pub fn convert(input: &Path, output: &Path, opts: &Options) -> Result<Vec<PathBu
     let adapter = match &opts.lora {
         Some(dir) => {
             let adapter = Adapter::load(dir)?;
-            adapter.check(dir, |name| ckpt.get(name).map(|t| t.entry.shape.clone()))?;
+            adapter.check(dir, |name| ckpt.tensors.get(name).map(|t| t.shape.clone()))?;
             Some(adapter)
         }
         None => None,
     };
     let mut plan = plan(&ckpt)?;
-    plan.sort_by(|a, b| names::gguf_order(&a.gguf, &b.gguf));
+    plan.sort_by(|a, b| gguf_order(&a.gguf, &b.gguf));
     let c = &ckpt.config;
     let shapes: Vec<TensorShape> =
         plan.iter().map(|p| TensorShape { name: &p.gguf, row: p.row(), n_dims: p.shape.len() }).collect();
-    let types =
-        tensor_types(opts.ftype, &shapes, &ModelShape { n_layer: c.n_layer, n_head: c.n_head, n_head_kv: c.n_head_kv });
+    let model =
+        ModelShape { n_layer: c.num_layers as u32, n_head: c.num_heads as u32, n_head_kv: c.num_kv_heads as u32 };
+    let types = tensor_types(opts.ftype, &shapes, &model);
     let total_params: u64 = plan.iter().map(Planned::n_elements).sum();
-    let meta = metadata::build(input, c, opts.ftype, total_params)?;
+    let meta = metadata::build(&ckpt, opts.ftype, total_params)?;
     let infos: Vec<TensorInfo> = plan.iter().zip(&types).map(|(p, &ty)| tensor_info(&p.gguf, &p.shape, ty)).collect();
     let source_bytes: u64 = plan
         .iter()
         .map(|p| match &p.source {
-            Source::Checkpoint { hf, .. } => ckpt.get(hf).map_or(0, |t| t.entry.n_bytes() as u64),
+            Source::Checkpoint { hf, .. } => ckpt.tensors.get(hf).map_or(0, |t| t.n_bytes() as u64),
             Source::Values(v) => 4 * v.len() as u64,
         })
         .sum();
@@ -91,11 +92,11 @@ pub fn convert(input: &Path, output: &Path, opts: &Options) -> Result<Vec<PathBu
     for (p, &ty) in plan.iter().zip(&types) {
         let data = match &p.source {
             Source::Values(v) => codec::quantize_to_vec(ty, v).map_err(|e| Error::new(output, &p.gguf, e))?,
-            Source::Checkpoint { hf, role } => {
-                let t = ckpt.get(hf).expect("planned from the checkpoint");
+            Source::Checkpoint { hf, weight } => {
+                let t = ckpt.tensors.get(hf).expect("planned from the checkpoint");
                 let delta = adapter.as_ref().and_then(|a| a.get(hf));
-                let data = convert_tensor(&ckpt, t, *role, delta, ty, &mut |n| progress.advance_bytes(n))?;
-                ckpt.release(t, 0..t.entry.n_bytes());
+                let data = convert_tensor(&ckpt, t, *weight, delta, ty, &mut |n| progress.advance_bytes(n))?;
+                ckpt.tensors.release(t, 0..t.n_bytes());
                 data
             }
         };
@@ -111,89 +112,80 @@ pub fn convert(input: &Path, output: &Path, opts: &Options) -> Result<Vec<PathBu
 fn plan(ckpt: &Checkpoint) -> Result<Vec<Planned>> {
     let c = &ckpt.config;
     let mut plan = Vec::new();
-    if let RopeScaling::Llama3(r) = &c.rope_scaling {
-        let factors = rope::llama3_factors(r, c.rope_theta, c.head_dim);
+    if let Some(factors) = &c.rope.freq_factors {
         plan.push(Planned {
-            gguf: "rope_freqs.weight".into(),
+            gguf: ROPE_FREQS.into(),
             shape: vec![factors.len() as u64],
-            source: Source::Values(factors),
+            source: Source::Values(factors.clone()),
         });
     }
-    for (hf, t) in ckpt.tensors() {
-        let file = ckpt.file(t).path();
-        match names::map(hf, c.n_layer) {
-            Some(Mapped::Dropped) => {}
-            None => {
-                return Err(Error::new(file, hf, "not a tensor of a Llama model (LlamaForCausalLM) with this config"));
+    for t in ckpt.tensors.tensors() {
+        let (file, hf) = (ckpt.tensors.path(t), &t.name);
+        let Some(weight) = Weight::from_hf_name(hf, c.num_layers) else {
+            if is_rotary_inv_freq(hf, c.num_layers) {
+                continue;
             }
-            Some(Mapped::Tensor { gguf, role, .. }) => {
-                let expected = expected_shape(c, &gguf);
-                if t.entry.shape != expected {
-                    return Err(Error::new(
-                        file,
-                        hf,
-                        format!("shape {:?}, but config.json implies {expected:?}", t.entry.shape),
-                    ));
-                }
-                plan.push(Planned { gguf, shape: expected, source: Source::Checkpoint { hf: hf.clone(), role } });
-            }
+            return Err(Error::new(file, hf, "not a tensor of a Llama model (LlamaForCausalLM) with this config"));
+        };
+        let expected: Vec<u64> = weight.shape(c).iter().map(|&d| d as u64).collect();
+        if t.shape != expected {
+            return Err(Error::new(file, hf, format!("shape {:?}, but config.json implies {expected:?}", t.shape)));
         }
+        plan.push(Planned {
+            gguf: weight.gguf_name(),
+            shape: expected,
+            source: Source::Checkpoint { hf: hf.clone(), weight },
+        });
     }
-    let tied = c.tie_word_embeddings && ckpt.get("lm_head.weight").is_none();
-    for name in names::required(c.n_layer, tied) {
-        if ckpt.get(&name).is_none() {
+    let tied = c.tied_embeddings && ckpt.tensors.get(&Weight::Output.hf_name()).is_none();
+    for weight in Weight::all(c.num_layers, tied) {
+        let name = weight.hf_name();
+        if ckpt.tensors.get(&name).is_none() {
             return Err(Error::new(&ckpt.dir, &name, "missing from the checkpoint's safetensors files"));
         }
     }
     Ok(plan)
 }
 
-fn expected_shape(c: &LlamaConfig, gguf: &str) -> Vec<u64> {
-    let (embd, ff, vocab) = (u64::from(c.n_embd), u64::from(c.n_ff), u64::from(c.n_vocab));
-    let q = u64::from(c.n_head * c.head_dim);
-    let kv = u64::from(c.n_head_kv * c.head_dim);
-    let what = gguf.rsplit_once('.').map_or(gguf, |(rest, _)| rest.rsplit('.').next().unwrap_or(rest));
-    match what {
-        "token_embd" | "output" => vec![vocab, embd],
-        "output_norm" | "attn_norm" | "ffn_norm" => vec![embd],
-        "attn_q" => vec![q, embd],
-        "attn_k" | "attn_v" => vec![kv, embd],
-        "attn_output" => vec![embd, q],
-        "ffn_gate" | "ffn_up" => vec![ff, embd],
-        "ffn_down" => vec![embd, ff],
-        other => unreachable!("names::map yields no {other}"),
-    }
+/// Whether `hf` is a layer's rotary inverse frequencies, which older checkpoints store and
+/// llama.cpp's converter drops (the frequencies follow from the config).
+fn is_rotary_inv_freq(hf: &str, num_layers: usize) -> bool {
+    let layer = hf.strip_prefix("model.layers.").and_then(|rest| rest.strip_suffix(".self_attn.rotary_emb.inv_freq"));
+    layer.and_then(|l| l.parse::<usize>().ok()).is_some_and(|l| l < num_layers)
 }
 
-/// The HF row that becomes GGUF row `row` of a Q or K projection with `n_head` heads: llama.cpp
-/// interleaves the two rotary halves of each head (`new[h*hd + 2i + j] = old[h*hd + j*hd/2 + i]`).
-fn source_row(row: usize, role: Role, rows: usize, c: &LlamaConfig) -> usize {
-    let n_head = match role {
-        Role::Query => c.n_head,
-        Role::Key => c.n_head_kv,
-        Role::Other => return row,
-    } as usize;
-    let hd = rows / n_head;
-    let (h, rem) = (row / hd, row % hd);
-    h * hd + (rem % 2) * (hd / 2) + rem / 2
+/// llama-quantize's order: tensors outside blocks first, then by block number, by name inside
+/// (its `weight_name_comparer`).
+fn gguf_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let layer = |n: &str| -> i64 {
+        n.strip_prefix("blk.").and_then(|r| r.split('.').next()).and_then(|l| l.parse().ok()).unwrap_or(-1)
+    };
+    layer(a).cmp(&layer(b)).then_with(|| a.cmp(b))
+}
+
+/// The checkpoint row that becomes row `row` of `weight`'s GGUF tensor of `rows` rows.
+fn source_row(row: usize, weight: Weight, rows: usize, c: &LlamaConfig) -> usize {
+    match weight.rope_heads(c) {
+        Some(heads) => rope_row_to_hf(row, rows, heads),
+        None => row,
+    }
 }
 
 /// Converts one checkpoint tensor to `ty`, slab by slab.
 fn convert_tensor(
     ckpt: &Checkpoint,
-    t: &Located,
-    role: Role,
+    e: &TensorEntry,
+    weight: Weight,
     delta: Option<&crate::lora::Delta>,
     ty: GgmlType,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Vec<u8>> {
-    let e = &t.entry;
     let (rows, cols) = match e.shape.as_slice() {
         [n] => (1, *n as usize),
         [r, c] => (*r as usize, *c as usize),
         _ => unreachable!("shapes were checked"),
     };
-    let src = ckpt.bytes(t);
+    let src = ckpt.tensors.bytes(e);
     let src_row_bytes = cols * e.dtype.size();
     let out_row_bytes = cols / ty.block_size() * ty.block_bytes();
     let mut out = vec![0u8; rows * out_row_bytes];
@@ -203,7 +195,7 @@ fn convert_tensor(
         let n = slab_rows.min(rows - first);
         let slab = &mut values[..n * cols];
         slab.par_chunks_mut(cols).enumerate().for_each(|(i, row)| {
-            let r = source_row(first + i, role, rows, &ckpt.config);
+            let r = source_row(first + i, weight, rows, &ckpt.config);
             e.dtype.decode(&src[r * src_row_bytes..(r + 1) * src_row_bytes], row);
             if let Some(d) = delta {
                 d.add_to_row(r, row);
@@ -211,18 +203,19 @@ fn convert_tensor(
             }
         });
         if let Some(i) = slab.iter().position(|x| !x.is_finite()) {
-            let (r, col) = (source_row(first + i / cols, role, rows, &ckpt.config), i % cols);
+            let (r, col) = (source_row(first + i / cols, weight, rows, &ckpt.config), i % cols);
             let what = if delta.is_some() { "after merging the LoRA adapter, " } else { "" };
             return Err(Error::new(
-                ckpt.file(t).path(),
+                ckpt.tensors.path(e),
                 &e.name,
                 format!("{what}the value at row {r}, column {col} is {} (weights must be finite)", slab[i]),
             ));
         }
         codec::quantize(ty, slab, &mut out[first * out_row_bytes..(first + n) * out_row_bytes])
-            .map_err(|err| Error::new(ckpt.file(t).path(), &e.name, err))?;
-        if role == Role::Other {
-            ckpt.release(t, first * src_row_bytes..(first + n) * src_row_bytes);
+            .map_err(|err| Error::new(ckpt.tensors.path(e), &e.name, err))?;
+        // Rope-permuted rows are read out of order: their pages are released with the tensor.
+        if weight.rope_heads(&ckpt.config).is_none() {
+            ckpt.tensors.release(e, first * src_row_bytes..(first + n) * src_row_bytes);
         }
         progress((n * src_row_bytes) as u64);
     }
@@ -234,18 +227,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn q_rows_interleave_rotary_halves() {
-        let c = crate::config::LlamaConfig::from_json(
-            Path::new("config.json"),
-            &serde_json::json!({"architectures": ["LlamaForCausalLM"], "hidden_size": 8, "intermediate_size": 8,
-                "num_attention_heads": 2, "num_key_value_heads": 1, "num_hidden_layers": 1, "vocab_size": 4}),
-        )
-        .unwrap();
-        // 2 heads of 4 rows: HF rows [0 1 | 2 3] per head (halves) become [0 2 1 3].
-        let q: Vec<usize> = (0..8).map(|r| source_row(r, Role::Query, 8, &c)).collect();
-        assert_eq!(q, [0, 2, 1, 3, 4, 6, 5, 7]);
-        // K with 1 head of 4 rows.
-        let k: Vec<usize> = (0..4).map(|r| source_row(r, Role::Key, 4, &c)).collect();
-        assert_eq!(k, [0, 2, 1, 3]);
+    fn orders_like_llama_quantize() {
+        let mut names = vec![
+            "blk.10.attn_q.weight",
+            "token_embd.weight",
+            "blk.2.ffn_up.weight",
+            "blk.2.attn_k.weight",
+            "output.weight",
+            "output_norm.weight",
+            "rope_freqs.weight",
+        ];
+        names.sort_by(|a, b| gguf_order(a, b));
+        assert_eq!(
+            names,
+            [
+                "output.weight",
+                "output_norm.weight",
+                "rope_freqs.weight",
+                "token_embd.weight",
+                "blk.2.attn_k.weight",
+                "blk.2.ffn_up.weight",
+                "blk.10.attn_q.weight"
+            ]
+        );
+    }
+
+    #[test]
+    fn only_layer_inverse_frequencies_are_dropped() {
+        assert!(is_rotary_inv_freq("model.layers.3.self_attn.rotary_emb.inv_freq", 4));
+        assert!(!is_rotary_inv_freq("model.layers.4.self_attn.rotary_emb.inv_freq", 4));
+        assert!(!is_rotary_inv_freq("model.layers.3.self_attn.q_proj.bias", 4));
     }
 }

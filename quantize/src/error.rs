@@ -24,6 +24,18 @@ impl From<selene_gguf::Error> for Error {
     }
 }
 
+impl From<selene_arch::ConfigError> for Error {
+    fn from(e: selene_arch::ConfigError) -> Self {
+        Error { file: e.file, field: e.field, why: e.why }
+    }
+}
+
+impl From<selene_safetensors::SafetensorsError> for Error {
+    fn from(e: selene_safetensors::SafetensorsError) -> Self {
+        Error { file: e.file, field: e.field, why: e.why }
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Reads and parses a JSON file, naming it in every error.

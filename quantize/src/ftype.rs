@@ -104,7 +104,7 @@ pub struct ModelShape {
     pub n_head_kv: u32,
 }
 
-/// The ggml type of each tensor, given in llama-quantize's order (see `names::gguf_order`):
+/// The ggml type of each tensor, given in llama-quantize's order (see `convert::gguf_order`):
 /// llama-quantize's `llama_tensor_get_type` over the converter's output.
 pub fn tensor_types(ftype: FileType, tensors: &[TensorShape<'_>], model: &ModelShape) -> Vec<GgmlType> {
     let default = ftype.default_type();

@@ -2,13 +2,13 @@
 //! followed by `llama-quantize` would write them, byte for byte, in one streaming pass: no
 //! intermediate file, memory bounded by the largest tensor, both cores coding.
 //!
-//! Modules, in the order data flows: [`checkpoint`] (config, shards, [`safetensors`]) →
-//! [`convert`] (plan with [`names`] and [`ftype`], stream rows with [`lora`] merges) → [`output`]
-//! (one file or a split set); [`metadata`] ([`vocab`], [`model_name`], [`rope`]) describes the
-//! model; [`modelfile`] writes Ollama's import file.
+//! Modules, in the order data flows: [`checkpoint`] (the config and tensors of the folder, read
+//! through `selene-arch` and `selene-safetensors`) → [`convert`] (plan with the architecture's
+//! weight table and [`ftype`], stream rows with [`lora`] merges) → [`output`] (one file or a split
+//! set); [`metadata`] ([`vocab`], [`model_name`]) describes the model; [`modelfile`] writes
+//! Ollama's import file.
 
 pub mod checkpoint;
-pub mod config;
 pub mod convert;
 pub mod error;
 pub mod ftype;
@@ -16,11 +16,8 @@ pub mod lora;
 pub mod metadata;
 pub mod model_name;
 pub mod modelfile;
-pub mod names;
 pub mod output;
 mod progress;
-pub mod rope;
-pub mod safetensors;
 pub mod vocab;
 
 pub use error::{Error, Result};

@@ -8,8 +8,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use selene_safetensors::{SafetensorsFile, TensorEntry};
+
 use crate::error::{Error, Result, read_json};
-use crate::safetensors::{SafetensorsFile, TensorEntry};
 
 const PREFIX: &str = "base_model.model.";
 

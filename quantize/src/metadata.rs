@@ -5,11 +5,13 @@
 
 use std::path::Path;
 
+use selene_arch::{ARCHITECTURE, RopeScaling};
+use selene_gguf::keys::{ArchKey, attention, general, llm, rope};
 use selene_gguf::{Metadata, Value};
 use serde_json::Value as Json;
 
-use crate::config::{LlamaConfig, RopeScaling};
-use crate::error::{Error, Result, read_json};
+use crate::checkpoint::Checkpoint;
+use crate::error::{Error, Result};
 use crate::ftype::FileType;
 use crate::model_name;
 use crate::vocab;
@@ -17,24 +19,24 @@ use crate::vocab;
 /// `GGML_QNT_VERSION`.
 const QUANTIZATION_VERSION: u32 = 2;
 
-pub fn build(dir: &Path, config: &LlamaConfig, ftype: FileType, total_params: u64) -> Result<Metadata> {
+pub fn build(ckpt: &Checkpoint, ftype: FileType, total_params: u64) -> Result<Metadata> {
+    let (dir, config) = (ckpt.dir.as_path(), &ckpt.config);
     let mut m = Metadata::new(dir.display().to_string());
-    m.set("general.architecture", Value::String("llama".into()));
-    m.set("general.type", Value::String("model".into()));
+    m.set(general::ARCHITECTURE, Value::String(ARCHITECTURE.into()));
+    m.set(general::TYPE, Value::String("model".into()));
     for (key, value) in sampling(dir)? {
         m.set(key, value);
     }
-    let raw_config = read_json(&dir.join(crate::checkpoint::CONFIG))?;
     let folder = dir.canonicalize().ok().and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()));
-    let name_or_path = raw_config.get("_name_or_path").and_then(Json::as_str);
+    let name_or_path = ckpt.raw_config.get("_name_or_path").and_then(Json::as_str);
     let names = model_name::guess(name_or_path, folder.as_deref().unwrap_or("model"), total_params);
-    m.set("general.name", Value::String(names.name));
+    m.set(general::NAME, Value::String(names.name));
     let optional = [
-        ("general.version", names.version),
-        ("general.organization", names.organization),
-        ("general.finetune", names.finetune),
-        ("general.basename", names.basename),
-        ("general.size_label", names.size_label),
+        (general::VERSION, names.version),
+        (general::ORGANIZATION, names.organization),
+        (general::FINETUNE, names.finetune),
+        (general::BASENAME, names.basename),
+        (general::SIZE_LABEL, names.size_label),
     ];
     for (key, value) in optional {
         if let Some(v) = value {
@@ -42,36 +44,39 @@ pub fn build(dir: &Path, config: &LlamaConfig, ftype: FileType, total_params: u6
         }
     }
 
-    m.set("llama.block_count", Value::U32(config.n_layer));
-    if let Some(n_ctx) = config.n_ctx {
-        m.set("llama.context_length", Value::U32(n_ctx));
+    // GGUF stores sizes as u32; config.json's were checked to fit.
+    let u32_of = |n: usize| Value::U32(n as u32);
+    let key = |k: ArchKey| k.of(ARCHITECTURE);
+    m.set(key(llm::BLOCK_COUNT), u32_of(config.num_layers));
+    if config.context_length_stated {
+        m.set(key(llm::CONTEXT_LENGTH), u32_of(config.context_length));
     }
-    m.set("llama.embedding_length", Value::U32(config.n_embd));
-    m.set("llama.feed_forward_length", Value::U32(config.n_ff));
-    m.set("llama.attention.head_count", Value::U32(config.n_head));
-    m.set("llama.attention.head_count_kv", Value::U32(config.n_head_kv));
-    if let RopeScaling::Linear(factor) = config.rope_scaling {
-        m.set("llama.rope.scaling.type", Value::String("linear".into()));
-        m.set("llama.rope.scaling.factor", Value::F32(factor as f32));
+    m.set(key(llm::EMBEDDING_LENGTH), u32_of(config.hidden_size));
+    m.set(key(llm::FEED_FORWARD_LENGTH), u32_of(config.intermediate_size));
+    m.set(key(attention::HEAD_COUNT), u32_of(config.num_heads));
+    m.set(key(attention::HEAD_COUNT_KV), u32_of(config.num_kv_heads));
+    if let RopeScaling::Linear(factor) = config.rope.scaling {
+        m.set(key(rope::SCALING_TYPE), Value::String("linear".into()));
+        m.set(key(rope::SCALING_FACTOR), Value::F32(factor as f32));
     }
-    m.set("llama.rope.freq_base", Value::F32(config.rope_theta as f32));
-    m.set("llama.attention.layer_norm_rms_epsilon", Value::F32(config.rms_norm_eps as f32));
-    m.set("llama.attention.key_length", Value::U32(config.head_dim));
-    m.set("llama.attention.value_length", Value::U32(config.head_dim));
-    m.set("llama.vocab_size", Value::U32(config.n_vocab));
-    m.set("llama.rope.dimension_count", Value::U32(config.head_dim));
+    m.set(key(rope::FREQ_BASE), Value::F32(config.rope.theta as f32));
+    m.set(key(attention::LAYERNORM_RMS_EPS), Value::F32(config.rms_norm_eps as f32));
+    m.set(key(attention::KEY_LENGTH), u32_of(config.head_dim));
+    m.set(key(attention::VALUE_LENGTH), u32_of(config.head_dim));
+    m.set(key(llm::VOCAB_SIZE), u32_of(config.vocab_size));
+    m.set(key(rope::DIMENSION_COUNT), u32_of(config.head_dim));
 
-    for (key, value) in vocab::metadata(dir, config.n_vocab, &raw_config)? {
+    for (key, value) in vocab::metadata(dir, config.vocab_size, &ckpt.raw_config)? {
         m.set(key, value);
     }
-    m.set("general.quantization_version", Value::U32(QUANTIZATION_VERSION));
-    m.set("general.file_type", Value::U32(ftype.id()));
+    m.set(general::QUANTIZATION_VERSION, Value::U32(QUANTIZATION_VERSION));
+    m.set(general::FILE_TYPE, Value::U32(ftype.id()));
     Ok(m)
 }
 
 /// `general.sampling.*` from generation_config.json, as gguf-py's `Metadata` reads it (an
 /// unreadable file is ignored there too).
-fn sampling(dir: &Path) -> Result<Vec<(String, Value)>> {
+fn sampling(dir: &Path) -> Result<Vec<(&'static str, Value)>> {
     let path = dir.join("generation_config.json");
     let Ok(text) = std::fs::read(&path) else { return Ok(Vec::new()) };
     let Ok(generation) = serde_json::from_slice::<Json>(&text) else { return Ok(Vec::new()) };
@@ -81,18 +86,18 @@ fn sampling(dir: &Path) -> Result<Vec<(String, Value)>> {
         Float,
     }
     let fields: [(&[&str], &str, Kind); 12] = [
-        (&["sequence"], "sequence", Kind::Str),
-        (&["top_k"], "top_k", Kind::Int),
-        (&["top_p"], "top_p", Kind::Float),
-        (&["min_p"], "min_p", Kind::Float),
-        (&["xtc_probability"], "xtc_probability", Kind::Float),
-        (&["xtc_threshold"], "xtc_threshold", Kind::Float),
-        (&["temperature"], "temp", Kind::Float),
-        (&["penalty_last_n"], "penalty_last_n", Kind::Int),
-        (&["penalty_repeat", "repetition_penalty"], "penalty_repeat", Kind::Float),
-        (&["mirostat"], "mirostat", Kind::Int),
-        (&["mirostat_tau"], "mirostat_tau", Kind::Float),
-        (&["mirostat_eta"], "mirostat_eta", Kind::Float),
+        (&["sequence"], general::SAMPLING_SEQUENCE, Kind::Str),
+        (&["top_k"], general::SAMPLING_TOP_K, Kind::Int),
+        (&["top_p"], general::SAMPLING_TOP_P, Kind::Float),
+        (&["min_p"], general::SAMPLING_MIN_P, Kind::Float),
+        (&["xtc_probability"], general::SAMPLING_XTC_PROBABILITY, Kind::Float),
+        (&["xtc_threshold"], general::SAMPLING_XTC_THRESHOLD, Kind::Float),
+        (&["temperature"], general::SAMPLING_TEMP, Kind::Float),
+        (&["penalty_last_n"], general::SAMPLING_PENALTY_LAST_N, Kind::Int),
+        (&["penalty_repeat", "repetition_penalty"], general::SAMPLING_PENALTY_REPEAT, Kind::Float),
+        (&["mirostat"], general::SAMPLING_MIROSTAT, Kind::Int),
+        (&["mirostat_tau"], general::SAMPLING_MIROSTAT_TAU, Kind::Float),
+        (&["mirostat_eta"], general::SAMPLING_MIROSTAT_ETA, Kind::Float),
     ];
     let mut out = Vec::new();
     for (sources, key, kind) in fields {
@@ -103,7 +108,7 @@ fn sampling(dir: &Path) -> Result<Vec<(String, Value)>> {
             Kind::Int => Value::I32(v.as_i64().and_then(|n| i32::try_from(n).ok()).ok_or_else(bad)?),
             Kind::Float => Value::F32(v.as_f64().ok_or_else(bad)? as f32),
         };
-        out.push((format!("general.sampling.{key}"), value));
+        out.push((key, value));
     }
     Ok(out)
 }

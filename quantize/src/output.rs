@@ -11,10 +11,8 @@ use std::io::BufWriter;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use selene_gguf::{
-    AtomicFiles, GgufWriter, Metadata, SPLIT_COUNT, SPLIT_NO, SPLIT_TENSORS_COUNT, SplitLimit, TensorInfo, Value,
-    plan_shards, shard_path,
-};
+use selene_gguf::keys::split;
+use selene_gguf::{AtomicFiles, GgufWriter, Metadata, SplitLimit, TensorInfo, Value, plan_shards, shard_path};
 
 use crate::error::{Error, Result};
 
@@ -63,9 +61,9 @@ impl Output {
             self.metadata.clone()
         } else {
             let mut m = if self.shard == 0 { self.metadata.clone() } else { Metadata::new(&label) };
-            m.set(SPLIT_NO, Value::U16(self.shard as u16));
-            m.set(SPLIT_TENSORS_COUNT, Value::I32(self.tensors.len() as i32));
-            m.set(SPLIT_COUNT, Value::U16(count as u16));
+            m.set(split::NO, Value::U16(self.shard as u16));
+            m.set(split::TENSORS_COUNT, Value::I32(self.tensors.len() as i32));
+            m.set(split::COUNT, Value::U16(count as u16));
             m
         };
         let file = self.files.create(&path).map_err(|e| Error::new(&path, "create", e))?;

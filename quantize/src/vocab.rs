@@ -10,6 +10,7 @@
 
 use std::path::Path;
 
+use selene_gguf::keys::tokenizer;
 use selene_gguf::{Array, Value};
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
@@ -35,22 +36,22 @@ const KNOWN_PRE_TOKENIZERS: &[(&str, &str)] = &[
     ("63b97e4253352e6f357cc59ea5b583e3a680eaeaf2632188c2b952de2588485e", "tekken"),
 ];
 
-/// Special token kinds in the order `SpecialVocab` visits them, with their GGUF id key and
-/// whether gguf-py writes an `add_<kind>_token` flag for them.
-const SPECIAL_KINDS: &[(&str, Option<&str>, bool)] = &[
-    ("bos", Some("tokenizer.ggml.bos_token_id"), true),
-    ("eos", Some("tokenizer.ggml.eos_token_id"), true),
-    ("unk", Some("tokenizer.ggml.unknown_token_id"), false),
-    ("sep", Some("tokenizer.ggml.seperator_token_id"), true),
-    ("pad", Some("tokenizer.ggml.padding_token_id"), false),
-    ("cls", None, false),
-    ("mask", Some("tokenizer.ggml.mask_token_id"), false),
-    ("eot", Some("tokenizer.ggml.eot_token_id"), false),
-    ("eom", Some("tokenizer.ggml.eom_token_id"), false),
+/// Special token kinds in the order `SpecialVocab` visits them, with their GGUF id key and the
+/// `add_<kind>_token` key of those gguf-py writes a flag for.
+const SPECIAL_KINDS: &[(&str, Option<&str>, Option<&str>)] = &[
+    ("bos", Some(tokenizer::BOS_ID), Some(tokenizer::ADD_BOS)),
+    ("eos", Some(tokenizer::EOS_ID), Some(tokenizer::ADD_EOS)),
+    ("unk", Some(tokenizer::UNK_ID), None),
+    ("sep", Some(tokenizer::SEP_ID), Some(tokenizer::ADD_SEP)),
+    ("pad", Some(tokenizer::PAD_ID), None),
+    ("cls", None, None),
+    ("mask", Some(tokenizer::MASK_ID), None),
+    ("eot", Some(tokenizer::EOT_ID), None),
+    ("eom", Some(tokenizer::EOM_ID), None),
 ];
 
 /// Tokenizer metadata entries, in the order the converter writes them.
-pub fn metadata(dir: &Path, n_vocab: u32, config: &Json) -> Result<Vec<(String, Value)>> {
+pub fn metadata(dir: &Path, n_vocab: usize, config: &Json) -> Result<Vec<(&'static str, Value)>> {
     let tokenizer_path = dir.join("tokenizer.json");
     let tokenizer_bytes = std::fs::read(&tokenizer_path).map_err(|e| Error::new(&tokenizer_path, "open", e))?;
     let tokenizer: Json =
@@ -61,14 +62,14 @@ pub fn metadata(dir: &Path, n_vocab: u32, config: &Json) -> Result<Vec<(String, 
     let mut out = Vec::new();
     if let Some(add_prefix) = tokenizer_config.as_ref().and_then(|c| c.get("add_prefix_space")).and_then(Json::as_bool)
     {
-        out.push(("tokenizer.ggml.add_space_prefix".into(), Value::Bool(add_prefix)));
+        out.push((tokenizer::ADD_SPACE_PREFIX, Value::Bool(add_prefix)));
     }
     let pre = pre_tokenizer(&tokenizer_path, &tokenizer_bytes)?;
     let (tokens, types) = tokens(&tokenizer_path, &tokenizer, n_vocab)?;
-    out.push(("tokenizer.ggml.model".into(), Value::String("gpt2".into())));
-    out.push(("tokenizer.ggml.pre".into(), Value::String(pre.into())));
-    out.push(("tokenizer.ggml.tokens".into(), Value::Array(Array::String(tokens))));
-    out.push(("tokenizer.ggml.token_type".into(), Value::Array(Array::I32(types))));
+    out.push((tokenizer::MODEL, Value::String("gpt2".into())));
+    out.push((tokenizer::PRE, Value::String(pre.into())));
+    out.push((tokenizer::TOKENS, Value::Array(Array::String(tokens))));
+    out.push((tokenizer::TOKEN_TYPE, Value::Array(Array::I32(types))));
     let merges = merges(&tokenizer_path, &tokenizer)?;
     if merges.is_empty() {
         return Err(Error::new(
@@ -77,7 +78,7 @@ pub fn metadata(dir: &Path, n_vocab: u32, config: &Json) -> Result<Vec<(String, 
             "missing: llama.cpp needs merges for a BPE vocabulary",
         ));
     }
-    out.push(("tokenizer.ggml.merges".into(), Value::Array(Array::String(merges))));
+    out.push((tokenizer::MERGES, Value::Array(Array::String(merges))));
 
     let mut special = SpecialVocab::default();
     special.read_post_processor(&tokenizer, tokenizer_config.as_mut());
@@ -92,14 +93,15 @@ pub fn metadata(dir: &Path, n_vocab: u32, config: &Json) -> Result<Vec<(String, 
     }
     for (kind, id) in &special.ids {
         if let Some((_, Some(key), _)) = SPECIAL_KINDS.iter().find(|(k, _, _)| k == kind) {
-            out.push(((*key).into(), Value::U32(*id)));
+            out.push((key, Value::U32(*id)));
         }
     }
     for (kind, value) in &special.flags {
-        out.push((format!("tokenizer.ggml.add_{kind}_token"), Value::Bool(*value)));
+        let (_, _, key) = SPECIAL_KINDS.iter().find(|(k, _, _)| k == kind).expect("flags are set for known kinds");
+        out.push((key.expect("flags are set for kinds that write one"), Value::Bool(*value)));
     }
     if let Some(template) = chat_template(dir, tokenizer_config.as_ref())? {
-        out.push(("tokenizer.chat_template".into(), Value::String(template)));
+        out.push((tokenizer::CHAT_TEMPLATE, Value::String(template)));
     }
     Ok(out)
 }
@@ -122,11 +124,11 @@ fn pre_tokenizer(path: &Path, bytes: &[u8]) -> Result<&'static str> {
 }
 
 /// Token strings and types by id, holes named `[PAD<id>]` (token strings must be unique).
-fn tokens(path: &Path, tokenizer: &Json, n_vocab: u32) -> Result<(Vec<String>, Vec<i32>)> {
+fn tokens(path: &Path, tokenizer: &Json, n_vocab: usize) -> Result<(Vec<String>, Vec<i32>)> {
     let vocab = tokenizer["model"]["vocab"].as_object().ok_or_else(|| {
         Error::new(path, "model.vocab", "missing or not an object (only BPE tokenizers are supported)")
     })?;
-    let mut by_id: Vec<Option<(String, i32)>> = vec![None; n_vocab as usize];
+    let mut by_id: Vec<Option<(String, i32)>> = vec![None; n_vocab];
     let mut put = |id: Option<u64>, token: &str, kind: i32, field: &str| -> Result<()> {
         let id = id.ok_or_else(|| Error::new(path, field, format!("{token:?} has no integer id")))?;
         let slot = by_id.get_mut(id as usize).ok_or_else(|| {
@@ -336,7 +338,7 @@ impl SpecialVocab {
         let kinds: Vec<&str> = self.kinds().collect();
         for kind in kinds {
             if let Some(flag) = tc[format!("add_{kind}_token")].as_bool() {
-                let writes_flag = SPECIAL_KINDS.iter().any(|(k, _, w)| *k == kind && *w);
+                let writes_flag = SPECIAL_KINDS.iter().any(|(k, _, w)| *k == kind && w.is_some());
                 if writes_flag {
                     self.default_flag(kind, flag);
                 }

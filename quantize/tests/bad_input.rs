@@ -129,14 +129,14 @@ fn missing_tensor_and_missing_shard() {
         .iter()
         .zip(&data)
         .filter(|((n, _), _)| n != "lm_head.weight")
-        .map(|((name, shape), bytes)| selene_quantize::safetensors::TensorData {
+        .map(|((name, shape), bytes)| selene_safetensors::TensorToWrite {
             name,
-            dtype: selene_quantize::safetensors::Dtype::BF16,
+            dtype: selene_safetensors::Dtype::BF16,
             shape,
             bytes,
         })
         .collect();
-    selene_quantize::safetensors::write(&ckpt.path().join("model.safetensors"), &tensors).unwrap();
+    selene_safetensors::write(&ckpt.path().join("model.safetensors"), &tensors).unwrap();
     let (err, left) = fails(ckpt.path());
     assert_eq!(err.field, "lm_head.weight");
     assert!(left.is_empty());

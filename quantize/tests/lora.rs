@@ -6,7 +6,7 @@ mod tiny;
 
 use selene_quantize::convert::{Options, convert};
 use selene_quantize::ftype::FileType;
-use selene_quantize::safetensors::{self, Dtype, TensorData};
+use selene_safetensors::{self as safetensors, Dtype, TensorToWrite};
 
 const RANK: usize = 4;
 const ALPHA: f32 = 8.0;
@@ -54,10 +54,10 @@ fn merged_while_converting_equals_merged_beforehand() {
         data.push(a.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>());
         data.push(b.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>());
     }
-    let tensors: Vec<TensorData> = names
+    let tensors: Vec<TensorToWrite> = names
         .iter()
         .zip(&data)
-        .map(|((name, shape), bytes)| TensorData { name, dtype: Dtype::F32, shape, bytes })
+        .map(|((name, shape), bytes)| TensorToWrite { name, dtype: Dtype::F32, shape, bytes })
         .collect();
     safetensors::write(&adapter.join("adapter_model.safetensors"), &tensors).unwrap();
 

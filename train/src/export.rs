@@ -10,8 +10,9 @@
 use std::path::Path;
 
 use burn::tensor::Tensor;
-use selene_model::{LayerWeight, Llama, Weight};
-use selene_quantize::safetensors::{self, Dtype};
+use selene_arch::{LayerWeight, Weight};
+use selene_model::Llama;
+use selene_safetensors::{self as safetensors, Dtype, TensorToWrite};
 
 use crate::error::{Error, Result};
 
@@ -23,31 +24,6 @@ const COPIED: &[&str] = &[
     "special_tokens_map.json",
     "tokenizer.model",
 ];
-
-const LAYER_WEIGHTS: [LayerWeight; 9] = [
-    LayerWeight::AttnNorm,
-    LayerWeight::Query,
-    LayerWeight::Key,
-    LayerWeight::Value,
-    LayerWeight::AttnOutput,
-    LayerWeight::FfnNorm,
-    LayerWeight::Gate,
-    LayerWeight::Up,
-    LayerWeight::Down,
-];
-
-/// Every weight of `model`, in checkpoint order.
-pub fn weights(model: &Llama) -> Vec<Weight> {
-    let mut all = vec![Weight::TokenEmbedding];
-    for i in 0..model.layers.len() {
-        all.extend(LAYER_WEIGHTS.map(|w| Weight::Layer(i, w)));
-    }
-    all.push(Weight::OutputNorm);
-    if model.lm_head.is_some() {
-        all.push(Weight::Output);
-    }
-    all
-}
 
 /// The effective value of a weight (adapters merged), as f32 on the host, with its shape.
 pub fn host_weight(model: &Llama, weight: Weight) -> (Vec<f32>, Vec<usize>) {
@@ -77,15 +53,6 @@ pub fn host_weight(model: &Llama, weight: Weight) -> (Vec<f32>, Vec<usize>) {
     }
 }
 
-fn encode(values: &[f32], dtype: Dtype) -> Vec<u8> {
-    use selene_gguf::codec::{f32_to_bf16_bits, f32_to_f16_bits};
-    match dtype {
-        Dtype::F32 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        Dtype::F16 => values.iter().flat_map(|&v| f32_to_f16_bits(v).to_le_bytes()).collect(),
-        Dtype::BF16 => values.iter().flat_map(|&v| f32_to_bf16_bits(v).to_le_bytes()).collect(),
-    }
-}
-
 fn torch_dtype(dtype: Dtype) -> &'static str {
     match dtype {
         Dtype::F32 => "float32",
@@ -108,7 +75,7 @@ pub fn export_hf(model: &Llama, base: &Path, out: &Path, dtype: Dtype, max_shard
     // Group tensors into shards without holding more than one shard's bytes.
     let mut shards: Vec<Vec<Weight>> = vec![Vec::new()];
     let mut size = 0u64;
-    for w in weights(model) {
+    for w in Weight::all(model.layers.len(), model.lm_head.is_none()) {
         let bytes = w.shape(model.config()).iter().product::<usize>() as u64 * dtype.size() as u64;
         if size > 0 && size + bytes > max_shard_bytes {
             shards.push(Vec::new());
@@ -121,17 +88,16 @@ pub fn export_hf(model: &Llama, base: &Path, out: &Path, dtype: Dtype, max_shard
     let mut weight_map = serde_json::Map::new();
     let mut total = 0u64;
     for (i, shard) in shards.iter().enumerate() {
-        let file =
-            if n == 1 { "model.safetensors".to_owned() } else { format!("model-{:05}-of-{n:05}.safetensors", i + 1) };
+        let file = safetensors::shard_name(i + 1, n);
         let tensors: Vec<(String, Vec<u64>, Vec<u8>)> = shard
             .iter()
             .map(|&w| {
                 let (values, shape) = host_weight(model, w);
-                (w.hf_name(), shape.iter().map(|&d| d as u64).collect(), encode(&values, dtype))
+                (w.hf_name(), shape.iter().map(|&d| d as u64).collect(), dtype.encode(&values))
             })
             .collect();
-        let data: Vec<safetensors::TensorData> =
-            tensors.iter().map(|(name, shape, bytes)| safetensors::TensorData { name, dtype, shape, bytes }).collect();
+        let data: Vec<TensorToWrite> =
+            tensors.iter().map(|(name, shape, bytes)| TensorToWrite { name, dtype, shape, bytes }).collect();
         safetensors::write(&tmp.join(&file), &data).map_err(|e| Error::new(e.file, e.field, e.why))?;
         for (name, _, bytes) in &tensors {
             weight_map.insert(name.clone(), serde_json::json!(file));
@@ -140,7 +106,7 @@ pub fn export_hf(model: &Llama, base: &Path, out: &Path, dtype: Dtype, max_shard
     }
     if n > 1 {
         let index = serde_json::json!({"metadata": {"total_size": total}, "weight_map": weight_map});
-        write_json(&tmp.join("model.safetensors.index.json"), &index)?;
+        write_json(&tmp.join(safetensors::INDEX), &index)?;
     }
     let mut config = crate::error::read_json(&base.join("config.json"))?;
     let object =

@@ -14,7 +14,7 @@ use std::path::Path;
 use burn::module::{Lora, Module, ModuleMapper, Param, ParamGroup};
 use burn::tensor::{Tensor, TensorData};
 use selene_model::Llama;
-use selene_quantize::safetensors::{self, Dtype, SafetensorsFile};
+use selene_safetensors::{self as safetensors, Dtype, SafetensorsFile, TensorToWrite};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -106,10 +106,8 @@ pub fn save_peft(model: &Llama, settings: &LoraSettings, base: &Path, out: &Path
         }
     }
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
-    let data: Vec<safetensors::TensorData> = tensors
-        .iter()
-        .map(|(name, shape, bytes)| safetensors::TensorData { name, dtype: Dtype::F32, shape, bytes })
-        .collect();
+    let data: Vec<TensorToWrite> =
+        tensors.iter().map(|(name, shape, bytes)| TensorToWrite { name, dtype: Dtype::F32, shape, bytes }).collect();
     safetensors::write(&tmp.join("adapter_model.safetensors"), &data)
         .map_err(|e| Error::new(e.file, e.field, e.why))?;
     let base_name = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_owned());

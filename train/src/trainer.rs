@@ -15,7 +15,7 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::Device;
 use selene_model::{Llama, SafetensorsWeights};
-use selene_quantize::safetensors::Dtype;
+use selene_safetensors::Dtype;
 use selene_tokenizer::Tokenizer;
 use serde::{Deserialize, Serialize};
 

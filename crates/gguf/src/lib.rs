@@ -9,6 +9,7 @@
 pub mod codec;
 mod error;
 mod ggml_type;
+pub mod keys;
 mod metadata;
 mod model;
 #[cfg(any(unix, windows))]
@@ -24,12 +25,11 @@ pub use metadata::{Array, Metadata, Value, ValueType};
 pub use model::GgufModel;
 #[cfg(any(unix, windows))]
 pub use output::{AtomicFiles, ModelWriter};
-pub use read::{ALIGNMENT_KEY, DEFAULT_ALIGNMENT, Header, TensorInfo, align_to};
+pub use read::{DEFAULT_ALIGNMENT, Header, TensorInfo, align_to};
 #[cfg(any(unix, windows))]
 pub use source::FileSource;
 pub use source::{ByteSource, Prefix};
 pub use split::{
-    ModelLayout, SPLIT_COUNT, SPLIT_NO, SPLIT_TENSORS_COUNT, Shard, SplitLimit, TensorLocation, parse_shard_path,
-    parse_size, plan_shards, shard_path,
+    ModelLayout, Shard, SplitLimit, TensorLocation, parse_shard_path, parse_size, plan_shards, shard_path,
 };
 pub use write::{GgufWriter, MAX_TENSOR_NAME, tensor_info};

@@ -4,10 +4,11 @@ use std::borrow::Cow;
 use std::path::Path;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::keys::split::{COUNT as SPLIT_COUNT, NO as SPLIT_NO};
 use crate::metadata::Metadata;
 use crate::read::Header;
 use crate::source::ByteSource;
-use crate::split::{ModelLayout, SPLIT_COUNT, SPLIT_NO, Shard, TensorLocation, parse_shard_path, shard_path};
+use crate::split::{ModelLayout, Shard, TensorLocation, parse_shard_path, shard_path};
 
 /// A model's layout together with the bytes of its files.
 pub struct GgufModel {

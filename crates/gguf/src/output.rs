@@ -75,7 +75,7 @@ impl ModelWriter {
         tensors: Vec<TensorInfo>,
         limit: Option<SplitLimit>,
     ) -> Result<Self> {
-        let alignment = match metadata.get(crate::read::ALIGNMENT_KEY) {
+        let alignment = match metadata.get(crate::keys::general::ALIGNMENT) {
             Some(Value::U32(a)) => u64::from(*a),
             _ => crate::read::DEFAULT_ALIGNMENT,
         };

@@ -6,13 +6,13 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::ggml_type::GgmlType;
+use crate::keys::general::ALIGNMENT as ALIGNMENT_KEY;
 use crate::metadata::{Array, Metadata, Value, ValueType};
 use crate::source::ByteSource;
 
 pub const MAGIC: [u8; 4] = *b"GGUF";
 /// Alignment of tensor data when `general.alignment` is absent.
 pub const DEFAULT_ALIGNMENT: u64 = 32;
-pub const ALIGNMENT_KEY: &str = "general.alignment";
 /// ggml tensors have at most four dimensions.
 pub const MAX_DIMS: usize = 4;
 /// Deepest nesting of arrays accepted; the format allows nesting, llama.cpp accepts none.

@@ -10,12 +10,9 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::keys::split::{COUNT as SPLIT_COUNT, NO as SPLIT_NO, TENSORS_COUNT as SPLIT_TENSORS_COUNT};
 use crate::metadata::{Metadata, Value};
 use crate::read::{Header, TensorInfo, align_to};
-
-pub const SPLIT_NO: &str = "split.no";
-pub const SPLIT_COUNT: &str = "split.count";
-pub const SPLIT_TENSORS_COUNT: &str = "split.tensors.count";
 
 /// `<prefix>-<no>-of-<count>.gguf` with `no` counted from 1, as llama.cpp names shards.
 pub fn shard_path(prefix: &Path, no: usize, count: usize) -> PathBuf {

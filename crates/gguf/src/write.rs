@@ -9,8 +9,9 @@ use std::io::Write;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::ggml_type::GgmlType;
+use crate::keys::general::ALIGNMENT as ALIGNMENT_KEY;
 use crate::metadata::{Array, Metadata, Value};
-use crate::read::{ALIGNMENT_KEY, DEFAULT_ALIGNMENT, MAGIC, MAX_DIMS, TensorInfo, align_to};
+use crate::read::{DEFAULT_ALIGNMENT, MAGIC, MAX_DIMS, TensorInfo, align_to};
 
 /// Longest tensor name llama.cpp accepts, in bytes (its `GGML_MAX_NAME` is 64 with the NUL).
 pub const MAX_TENSOR_NAME: usize = 63;

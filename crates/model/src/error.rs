@@ -16,4 +16,16 @@ pub enum ModelError {
     Readback(String),
 }
 
+impl From<selene_arch::ConfigError> for ModelError {
+    fn from(e: selene_arch::ConfigError) -> Self {
+        ModelError::Config(e.to_string())
+    }
+}
+
+impl From<selene_safetensors::SafetensorsError> for ModelError {
+    fn from(e: selene_safetensors::SafetensorsError) -> Self {
+        ModelError::Weight { file: e.file, tensor: e.field, problem: e.why }
+    }
+}
+
 pub type Result<T, E = ModelError> = std::result::Result<T, E>;

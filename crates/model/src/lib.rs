@@ -5,7 +5,6 @@
 //! checkpoints train and export without conversion; GGUF files are mapped onto them at load.
 
 mod attention;
-mod config;
 mod error;
 mod layers;
 mod llama;
@@ -15,12 +14,15 @@ mod select;
 mod streaming;
 mod weights;
 
+// The model's hyper-parameters are the architecture's (`selene-arch`), shared with the quantizer
+// and the trainer; `crate::config` names them there.
+use selene_arch as config;
+
 pub use attention::{Attention, LayerCache};
-pub use config::{LlamaConfig, RopeConfig, SUPPORTED_ARCHITECTURES};
 pub use error::{ModelError, Result};
 pub use layers::{Linear, Mlp, RmsNorm};
 pub use llama::{DecoderLayer, KvCache, Llama, Logits};
 pub use rope::Rope;
 pub use safetensors::SafetensorsWeights;
 pub use streaming::StreamingLoader;
-pub use weights::{EmbeddingTable, LayerWeight, Weight, WeightSource, unpermute_rope_rows};
+pub use weights::{EmbeddingTable, WeightSource};

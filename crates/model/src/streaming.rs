@@ -13,16 +13,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use burn::tensor::{Device, Tensor, TensorData};
+use selene_arch::{LlamaConfig, ROPE_FREQS, Weight};
 use selene_gguf::{GgufModel, ModelLayout, TensorLocation, codec};
 use selene_kernels::{BlockFormat, Compute};
 
-use crate::config::LlamaConfig;
 use crate::error::{ModelError, Result};
 use crate::layers::Linear;
 use crate::llama::Llama;
-use crate::weights::{EmbeddingTable, LayerWeight, Weight, WeightSource, linear_from_blocks, upload};
-
-const ROPE_FREQS: &str = "rope_freqs.weight";
+use crate::weights::{EmbeddingTable, WeightSource, linear_from_blocks, upload};
 
 /// What a tensor becomes once its bytes arrive.
 enum Built {
@@ -61,18 +59,10 @@ impl StreamingLoader {
             config.vocab_size = embd.info.shape()[0] as usize;
         }
         config.tied_embeddings = layout.tensor(&Weight::Output.gguf_name()).is_none();
-        let mut roles: Vec<(String, Role)> = vec![
-            (Weight::TokenEmbedding.gguf_name(), Role::Weight(Weight::TokenEmbedding)),
-            (Weight::OutputNorm.gguf_name(), Role::Weight(Weight::OutputNorm)),
-        ];
-        if !config.tied_embeddings {
-            roles.push((Weight::Output.gguf_name(), Role::Weight(Weight::Output)));
-        }
-        for i in 0..config.num_layers {
-            for w in LAYER_WEIGHTS {
-                roles.push((Weight::Layer(i, w).gguf_name(), Role::Weight(Weight::Layer(i, w))));
-            }
-        }
+        let mut roles: Vec<(String, Role)> = Weight::all(config.num_layers, config.tied_embeddings)
+            .into_iter()
+            .map(|w| (w.gguf_name(), Role::Weight(w)))
+            .collect();
         if layout.tensor(ROPE_FREQS).is_some() {
             roles.push((ROPE_FREQS.into(), Role::RopeFreqs));
         }
@@ -202,18 +192,6 @@ impl Llama {
         loader.finish(max_positions)
     }
 }
-
-const LAYER_WEIGHTS: [LayerWeight; 9] = [
-    LayerWeight::AttnNorm,
-    LayerWeight::Query,
-    LayerWeight::Key,
-    LayerWeight::Value,
-    LayerWeight::AttnOutput,
-    LayerWeight::FfnNorm,
-    LayerWeight::Gate,
-    LayerWeight::Up,
-    LayerWeight::Down,
-];
 
 /// The finished tensors, handed to [`Llama::load`] as a [`WeightSource`] that gives each one
 /// away once.

@@ -108,7 +108,7 @@ impl Engine {
 }
 
 fn model_name(layout: &ModelLayout) -> Result<Option<String>> {
-    Ok(layout.metadata().optional_str("general.name")?.map(str::to_owned))
+    Ok(layout.metadata().optional_str(selene_gguf::keys::general::NAME)?.map(str::to_owned))
 }
 
 /// Parses every shard's header and checks that the shards form one model. Returns the layout

@@ -13,6 +13,9 @@
 
 use std::collections::{HashMap, HashSet};
 
+use selene_gguf::keys::tokenizer::{
+    ADD_BOS, ADD_SPACE_PREFIX, BOS_ID, CHAT_TEMPLATE, EOS_ID, MERGES, MODEL, PRE, SCORES, TOKEN_TYPE, TOKENS,
+};
 use selene_gguf::{Array, Metadata};
 use tokenizers::models::bpe::{BPE, Vocab};
 use tokenizers::{AddedToken, Tokenizer as HfTokenizer};
@@ -24,25 +27,19 @@ use crate::sentencepiece::SentencePiece;
 use crate::tokenizer::{Parts, PlainEncoder, Tokenizer};
 use crate::vocab::{NamedIds, Token, TokenKind, role_keys};
 
-const MODEL: &str = "tokenizer.ggml.model";
-const TOKENS: &str = "tokenizer.ggml.tokens";
-const TOKEN_TYPES: &str = "tokenizer.ggml.token_type";
-const MERGES: &str = "tokenizer.ggml.merges";
-const SCORES: &str = "tokenizer.ggml.scores";
-
 pub(crate) fn tokenizer_from_gguf(metadata: &Metadata) -> Result<Tokenizer> {
     let model = metadata.require_str(MODEL)?;
     let mut tokens = read_tokens(metadata)?;
     let n = tokens.len();
     let (encoder, spelling, defaults) = match model {
         "gpt2" => {
-            let pre = PreTokenizer::from_name(metadata.optional_str("tokenizer.ggml.pre")?)?;
+            let pre = PreTokenizer::from_name(metadata.optional_str(PRE)?)?;
             let encoder = Encoder::Hf(Box::new(byte_level_bpe(metadata, &tokens, pre)?));
             let defaults = Defaults { bos: Some(11), eos: Some(11), add_bos: pre.adds_bos_by_default() };
             (encoder, Spelling::ByteLevel, defaults)
         }
         "llama" => {
-            let add_space_prefix = metadata.optional_bool("tokenizer.ggml.add_space_prefix")?.unwrap_or(true);
+            let add_space_prefix = metadata.optional_bool(ADD_SPACE_PREFIX)?.unwrap_or(true);
             let scores = read_scores(metadata, n)?;
             let defaults = Defaults { bos: Some(1), eos: Some(2), add_bos: true };
             (
@@ -60,8 +57,8 @@ pub(crate) fn tokenizer_from_gguf(metadata: &Metadata) -> Result<Tokenizer> {
     };
     let in_vocab = |id: u32| ((id as usize) < n).then_some(id);
     let named = NamedIds {
-        bos: optional_id(metadata, "tokenizer.ggml.bos_token_id", n)?.or(defaults.bos.and_then(in_vocab)),
-        eos: optional_id(metadata, "tokenizer.ggml.eos_token_id", n)?.or(defaults.eos.and_then(in_vocab)),
+        bos: optional_id(metadata, BOS_ID, n)?.or(defaults.bos.and_then(in_vocab)),
+        eos: optional_id(metadata, EOS_ID, n)?.or(defaults.eos.and_then(in_vocab)),
         roles: role_keys()
             .map(|key| Ok(optional_id(metadata, key, n)?.map(|id| (key, id))))
             .collect::<Result<Vec<_>>>()?
@@ -69,8 +66,8 @@ pub(crate) fn tokenizer_from_gguf(metadata: &Metadata) -> Result<Tokenizer> {
             .flatten()
             .collect(),
     };
-    let add_bos = metadata.optional_bool("tokenizer.ggml.add_bos_token")?.unwrap_or(defaults.add_bos);
-    let chat_template = metadata.optional_str("tokenizer.chat_template")?.map(str::to_owned);
+    let add_bos = metadata.optional_bool(ADD_BOS)?.unwrap_or(defaults.add_bos);
+    let chat_template = metadata.optional_str(CHAT_TEMPLATE)?.map(str::to_owned);
     // Mark the tokens llama.cpp recognizes as control before the encoder is finished, so that
     // user-defined tokens promoted to control are not matched in plain text.
     let eog = crate::vocab::promote_and_find_end_of_generation(&mut tokens, &named);
@@ -104,19 +101,19 @@ fn read_tokens(metadata: &Metadata) -> Result<Vec<Token>> {
     if texts.is_empty() {
         return Err(Error::metadata(TOKENS, "is empty"));
     }
-    let kinds: Vec<TokenKind> = match metadata.get(TOKEN_TYPES) {
+    let kinds: Vec<TokenKind> = match metadata.get(TOKEN_TYPE) {
         None => vec![TokenKind::Normal; texts.len()],
-        Some(_) => match metadata.require_array(TOKEN_TYPES)? {
+        Some(_) => match metadata.require_array(TOKEN_TYPE)? {
             Array::I32(codes) if codes.len() >= texts.len() => codes.iter().map(|&c| TokenKind::from_gguf(c)).collect(),
             Array::I32(codes) => {
                 return Err(Error::metadata(
-                    TOKEN_TYPES,
+                    TOKEN_TYPE,
                     format!("has {} entries for {} tokens", codes.len(), texts.len()),
                 ));
             }
             other => {
                 return Err(Error::metadata(
-                    TOKEN_TYPES,
+                    TOKEN_TYPE,
                     format!("must be an array of i32, not of {}", other.element_type().name()),
                 ));
             }

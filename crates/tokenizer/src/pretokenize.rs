@@ -7,6 +7,7 @@
 //! llama.cpp's (`llm_tokenizer_bpe` in `src/llama-vocab.cpp`); where llama.cpp rewrote a
 //! case-insensitive group as explicit ASCII classes, so do we, so that only ASCII letters fold.
 
+use selene_gguf::keys::tokenizer::PRE;
 use tokenizers::pre_tokenizers::PreTokenizerWrapper;
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::pre_tokenizers::sequence::Sequence;
@@ -44,7 +45,7 @@ impl PreTokenizer {
             Some("gpt-2") => PreTokenizer::Gpt2,
             Some(other) => {
                 return Err(Error::metadata(
-                    "tokenizer.ggml.pre",
+                    PRE,
                     format!(
                         "unsupported pre-tokenizer {other:?} (supported: llama-bpe, llama3, llama-v3, smollm, gpt-2, default)"
                     ),

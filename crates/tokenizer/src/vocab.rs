@@ -8,6 +8,8 @@
 
 use std::collections::BTreeSet;
 
+use selene_gguf::keys::tokenizer;
+
 /// The type of a token, as GGUF's `tokenizer.ggml.token_type` numbers it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TokenKind {
@@ -61,7 +63,7 @@ struct Role {
 
 const ROLES: &[Role] = &[
     Role {
-        key: "tokenizer.ggml.eot_token_id",
+        key: tokenizer::EOT_ID,
         texts: &[
             "<|eot_id|>",
             "<|im_end|>",
@@ -77,9 +79,9 @@ const ROLES: &[Role] = &[
         ],
         ends_generation: true,
     },
-    Role { key: "tokenizer.ggml.eom_token_id", texts: &["<|eom_id|>"], ends_generation: true },
+    Role { key: tokenizer::EOM_ID, texts: &["<|eom_id|>"], ends_generation: true },
     Role {
-        key: "tokenizer.ggml.fim_pre_token_id",
+        key: tokenizer::FIM_PRE_ID,
         texts: &[
             "<|fim_prefix|>",
             "<fim-prefix>",
@@ -93,7 +95,7 @@ const ROLES: &[Role] = &[
         ends_generation: false,
     },
     Role {
-        key: "tokenizer.ggml.fim_suf_token_id",
+        key: tokenizer::FIM_SUF_ID,
         texts: &[
             "<|fim_suffix|>",
             "<fim-suffix>",
@@ -107,7 +109,7 @@ const ROLES: &[Role] = &[
         ends_generation: false,
     },
     Role {
-        key: "tokenizer.ggml.fim_mid_token_id",
+        key: tokenizer::FIM_MID_ID,
         texts: &[
             "<|fim_middle|>",
             "<fim-middle>",
@@ -121,16 +123,16 @@ const ROLES: &[Role] = &[
         ends_generation: false,
     },
     Role {
-        key: "tokenizer.ggml.fim_pad_token_id",
+        key: tokenizer::FIM_PAD_ID,
         texts: &["<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"],
         ends_generation: true,
     },
     Role {
-        key: "tokenizer.ggml.fim_rep_token_id",
+        key: tokenizer::FIM_REP_ID,
         texts: &["<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"],
         ends_generation: true,
     },
-    Role { key: "tokenizer.ggml.fim_sep_token_id", texts: &["<|file_sep|>"], ends_generation: true },
+    Role { key: tokenizer::FIM_SEP_ID, texts: &["<|file_sep|>"], ends_generation: true },
 ];
 
 /// Texts that end generation whatever the metadata says (llama.cpp's EOG list).

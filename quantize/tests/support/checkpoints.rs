@@ -13,8 +13,9 @@
 
 use std::path::Path;
 
+use selene_arch::Weight;
 use selene_gguf::{GgufModel, codec};
-use selene_quantize::safetensors::{self, Dtype, TensorData};
+use selene_safetensors::{self as safetensors, Dtype, TensorToWrite};
 use serde_json::{Value, json};
 
 /// The checkpoint kinds the tests convert (and have goldens for).
@@ -159,10 +160,10 @@ fn llama31(dir: &Path, s: &Llama31Shape) {
             })
             .collect();
         let file = format!("model-{:05}-of-{n_shards:05}.safetensors", part + 1);
-        let tensors: Vec<TensorData> = shapes[range.clone()]
+        let tensors: Vec<TensorToWrite> = shapes[range.clone()]
             .iter()
             .zip(&data)
-            .map(|((name, shape), bytes)| TensorData { name, dtype: Dtype::BF16, shape, bytes })
+            .map(|((name, shape), bytes)| TensorToWrite { name, dtype: Dtype::BF16, shape, bytes })
             .collect();
         safetensors::write(&dir.join(&file), &tensors).unwrap();
         for (name, _) in &shapes[range] {
@@ -177,7 +178,8 @@ fn llama31(dir: &Path, s: &Llama31Shape) {
 }
 
 /// Inverse of llama.cpp's Q/K permutation: GGUF row `h*hd + 2i + j` came from HF row
-/// `h*hd + j*hd/2 + i`.
+/// `h*hd + j*hd/2 + i`. Written out here rather than taken from `selene-arch`, whose permutation
+/// the quantizer applies to this checkpoint: a mistake there would cancel itself out.
 fn unpermute_rows(values: &[f32], rows: usize, cols: usize, n_head: usize) -> Vec<f32> {
     let hd = rows / n_head;
     let mut out = vec![0f32; values.len()];
@@ -194,35 +196,12 @@ fn unpermute_rows(values: &[f32], rows: usize, cols: usize, n_head: usize) -> Ve
     out
 }
 
-fn hf_name(gguf: &str) -> String {
-    if let Some(rest) = gguf.strip_prefix("blk.") {
-        let (layer, what) = rest.split_once('.').unwrap();
-        let hf = match what {
-            "attn_norm.weight" => "input_layernorm.weight",
-            "attn_q.weight" => "self_attn.q_proj.weight",
-            "attn_k.weight" => "self_attn.k_proj.weight",
-            "attn_v.weight" => "self_attn.v_proj.weight",
-            "attn_output.weight" => "self_attn.o_proj.weight",
-            "ffn_norm.weight" => "post_attention_layernorm.weight",
-            "ffn_gate.weight" => "mlp.gate_proj.weight",
-            "ffn_up.weight" => "mlp.up_proj.weight",
-            "ffn_down.weight" => "mlp.down_proj.weight",
-            other => panic!("unexpected tensor {other}"),
-        };
-        return format!("model.layers.{layer}.{hf}");
-    }
-    match gguf {
-        "token_embd.weight" => "model.embed_tokens.weight".into(),
-        "output_norm.weight" => "model.norm.weight".into(),
-        other => panic!("unexpected tensor {other}"),
-    }
-}
-
 fn smollm2(dir: &Path) {
     let model = GgufModel::open(selene_fixtures::smollm2()).unwrap();
     let meta = model.metadata();
     let u = |k: &str| meta.require_u64(k).unwrap();
     let (n_head, n_head_kv) = (u("llama.attention.head_count") as usize, u("llama.attention.head_count_kv") as usize);
+    let n_layer = u("llama.block_count") as usize;
     let mut tensors = Vec::new();
     for t in model.layout().tensors() {
         let info = &t.info;
@@ -236,11 +215,13 @@ fn smollm2(dir: &Path) {
             n if n.ends_with("attn_k.weight") => unpermute_rows(&values, rows, cols, n_head_kv),
             _ => values,
         };
-        tensors.push((hf_name(&info.name), shape, bf16_bytes(values.into_iter())));
+        let weight =
+            Weight::from_gguf_name(&info.name, n_layer).unwrap_or_else(|| panic!("unexpected tensor {}", info.name));
+        tensors.push((weight.hf_name(), shape, bf16_bytes(values.into_iter())));
     }
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
-    let data: Vec<TensorData> =
-        tensors.iter().map(|(name, shape, bytes)| TensorData { name, dtype: Dtype::BF16, shape, bytes }).collect();
+    let data: Vec<TensorToWrite> =
+        tensors.iter().map(|(name, shape, bytes)| TensorToWrite { name, dtype: Dtype::BF16, shape, bytes }).collect();
     safetensors::write(&dir.join("model.safetensors"), &data).unwrap();
 
     let f = |k: &str| meta.require_f64(k).unwrap();

@@ -46,7 +46,7 @@
 use std::path::Path;
 
 use selene_gguf::codec;
-use selene_quantize::safetensors::{self, Dtype, TensorData};
+use selene_safetensors::{self as safetensors, Dtype, TensorToWrite};
 use serde_json::json;
 
 /// The folder name (it becomes the GGUF's `general.name`).
@@ -130,10 +130,10 @@ pub fn make(dir: &Path) {
         .iter()
         .map(|(name, _)| tensor(name).into_iter().flat_map(|x| codec::f32_to_bf16_bits(x).to_le_bytes()).collect())
         .collect();
-    let tensors: Vec<TensorData> = shapes
+    let tensors: Vec<TensorToWrite> = shapes
         .iter()
         .zip(&bytes)
-        .map(|((name, shape), bytes)| TensorData { name, dtype: Dtype::BF16, shape, bytes })
+        .map(|((name, shape), bytes)| TensorToWrite { name, dtype: Dtype::BF16, shape, bytes })
         .collect();
     safetensors::write(&dir.join("model.safetensors"), &tensors).unwrap();
 }

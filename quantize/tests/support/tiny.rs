@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use selene_gguf::codec;
-use selene_quantize::safetensors::{self, Dtype, TensorData};
+use selene_safetensors::{self as safetensors, Dtype, TensorToWrite};
 use serde_json::json;
 
 pub const EMBD: u64 = 64;
@@ -64,10 +64,10 @@ pub fn write(dir: &Path, tensor: impl Fn(&str, Vec<f32>) -> Vec<f32>) {
         .enumerate()
         .map(|(i, (name, shape))| bf16(&tensor(name, values(i, shape.iter().product::<u64>() as usize))))
         .collect();
-    let tensors: Vec<TensorData> = shapes
+    let tensors: Vec<TensorToWrite> = shapes
         .iter()
         .zip(&data)
-        .map(|((name, shape), bytes)| TensorData { name, dtype: Dtype::BF16, shape, bytes })
+        .map(|((name, shape), bytes)| TensorToWrite { name, dtype: Dtype::BF16, shape, bytes })
         .collect();
     safetensors::write(&dir.join("model.safetensors"), &tensors).unwrap();
 }

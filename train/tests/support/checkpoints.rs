@@ -12,8 +12,8 @@
 
 use std::path::Path;
 
-use selene_quantize::safetensors::{self, Dtype, TensorData};
 use selene_runtime::Rng;
+use selene_safetensors::{self as safetensors, Dtype, TensorToWrite};
 use serde_json::json;
 
 pub struct Shape {
@@ -42,10 +42,10 @@ fn f32_bytes(values: &[f32]) -> Vec<u8> {
 
 fn write_tensors(path: &Path, tensors: &[(String, Vec<u64>, Vec<f32>)]) {
     let bytes: Vec<Vec<u8>> = tensors.iter().map(|(_, _, v)| f32_bytes(v)).collect();
-    let data: Vec<TensorData> = tensors
+    let data: Vec<TensorToWrite> = tensors
         .iter()
         .zip(&bytes)
-        .map(|((name, shape, _), bytes)| TensorData { name, dtype: Dtype::F32, shape, bytes })
+        .map(|((name, shape, _), bytes)| TensorToWrite { name, dtype: Dtype::F32, shape, bytes })
         .collect();
     safetensors::write(path, &data).unwrap();
 }
