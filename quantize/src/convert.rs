@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use selene_gguf::{GgmlType, TensorInfo, codec, tensor_info};
+use selene_gguf::{GgmlType, ModelWriter, SplitLimit, TensorInfo, codec, tensor_info};
 
 use crate::checkpoint::{Checkpoint, Located};
 use crate::config::{LlamaConfig, RopeScaling};
@@ -18,7 +18,6 @@ use crate::error::{Error, Result};
 use crate::ftype::{FileType, ModelShape, TensorShape, tensor_types};
 use crate::lora::Adapter;
 use crate::names::{self, Mapped, Role};
-use crate::output::Output;
 use crate::progress::Progress;
 use crate::{metadata, rope};
 
@@ -86,7 +85,7 @@ pub fn convert(input: &Path, output: &Path, opts: &Options) -> Result<Vec<PathBu
             Source::Values(v) => 4 * v.len() as u64,
         })
         .sum();
-    let mut out = Output::create(output, meta, infos, opts.split_max_size)?;
+    let mut out = ModelWriter::create(output, meta, infos, opts.split_max_size.map(SplitLimit::MaxBytes))?;
     let mut progress = Progress::new(opts.progress, plan.len(), source_bytes);
     for (p, &ty) in plan.iter().zip(&types) {
         let data = match &p.source {
@@ -102,7 +101,7 @@ pub fn convert(input: &Path, output: &Path, opts: &Options) -> Result<Vec<PathBu
         out.write_tensor(&data)?;
         progress.tensor_done(&p.gguf);
     }
-    let paths = out.finish(&opts.extra_files)?;
+    let paths = out.finish_with(&opts.extra_files)?;
     progress.finish();
     Ok(paths)
 }

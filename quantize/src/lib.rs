@@ -3,9 +3,10 @@
 //! intermediate file, memory bounded by the largest tensor, both cores coding.
 //!
 //! Modules, in the order data flows: [`checkpoint`] (config, shards, [`safetensors`]) →
-//! [`convert`] (plan with [`names`] and [`ftype`], stream rows with [`lora`] merges) → [`output`]
-//! (one file or a split set); [`metadata`] ([`vocab`], [`model_name`], [`rope`]) describes the
-//! model; [`modelfile`] writes Ollama's import file.
+//! [`convert`] (plan with [`names`] and [`ftype`], stream rows with [`lora`] merges) →
+//! `selene_gguf::ModelWriter` (one file or a split set, as `llama-gguf-split` writes it);
+//! [`metadata`] ([`vocab`], [`model_name`], [`rope`]) describes the model; [`modelfile`] writes
+//! Ollama's import file.
 
 pub mod checkpoint;
 pub mod config;
@@ -17,7 +18,6 @@ pub mod metadata;
 pub mod model_name;
 pub mod modelfile;
 pub mod names;
-pub mod output;
 mod progress;
 pub mod rope;
 pub mod safetensors;
