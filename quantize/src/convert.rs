@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use selene_arch::{LlamaConfig, ROPE_FREQS, Weight, rope_row_to_hf};
-use selene_gguf::{GgmlType, TensorInfo, codec, tensor_info};
+use selene_gguf::{GgmlType, ModelWriter, SplitLimit, TensorInfo, codec, tensor_info};
 use selene_safetensors::TensorEntry;
 
 use crate::checkpoint::Checkpoint;
@@ -19,7 +19,6 @@ use crate::error::{Error, Result};
 use crate::ftype::{FileType, ModelShape, TensorShape, tensor_types};
 use crate::lora::Adapter;
 use crate::metadata;
-use crate::output::Output;
 use crate::progress::Progress;
 
 /// Values converted per slab: enough to keep both cores busy, small beside any real tensor.
@@ -87,7 +86,7 @@ pub fn convert(input: &Path, output: &Path, opts: &Options) -> Result<Vec<PathBu
             Source::Values(v) => 4 * v.len() as u64,
         })
         .sum();
-    let mut out = Output::create(output, meta, infos, opts.split_max_size)?;
+    let mut out = ModelWriter::create(output, meta, infos, opts.split_max_size.map(SplitLimit::MaxBytes))?;
     let mut progress = Progress::new(opts.progress, plan.len(), source_bytes);
     for (p, &ty) in plan.iter().zip(&types) {
         let data = match &p.source {
@@ -103,7 +102,7 @@ pub fn convert(input: &Path, output: &Path, opts: &Options) -> Result<Vec<PathBu
         out.write_tensor(&data)?;
         progress.tensor_done(&p.gguf);
     }
-    let paths = out.finish(&opts.extra_files)?;
+    let paths = out.finish_with(&opts.extra_files)?;
     progress.finish();
     Ok(paths)
 }

@@ -4,8 +4,9 @@
 //!
 //! Modules, in the order data flows: [`checkpoint`] (the config and tensors of the folder, read
 //! through `selene-arch` and `selene-safetensors`) → [`convert`] (plan with the architecture's
-//! weight table and [`ftype`], stream rows with [`lora`] merges) → [`output`] (one file or a split
-//! set); [`metadata`] ([`vocab`], [`model_name`]) describes the model; [`modelfile`] writes
+//! weight table and [`ftype`], stream rows with [`lora`] merges) → `selene_gguf::ModelWriter` (one
+//! file or a split set, as `llama-gguf-split` writes it); [`metadata`] ([`vocab`], [`model_name`])
+//! describes the model; [`modelfile`] writes
 //! Ollama's import file.
 
 pub mod checkpoint;
@@ -16,7 +17,6 @@ pub mod lora;
 pub mod metadata;
 pub mod model_name;
 pub mod modelfile;
-pub mod output;
 mod progress;
 pub mod vocab;
 

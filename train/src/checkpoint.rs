@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 use burn::module::{Module, ParamGroup};
 use burn::optim::ModuleOptimizer;
 use burn::store::ModuleRecord;
+use selene_atomic::AtomicDir;
 use selene_model::Llama;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::fsutil::{publish_dir, temp_sibling, write_atomic};
 
 /// Everything besides tensors that a resumed run needs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -58,11 +58,8 @@ impl Checkpoints {
         state: &State,
     ) -> Result<PathBuf> {
         let path = self.dir.join(step_name(state.step));
-        let tmp = temp_sibling(&path);
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp).map_err(|e| Error::file(&tmp, "remove", e))?;
-        }
-        std::fs::create_dir_all(&tmp).map_err(|e| Error::file(&tmp, "create", e))?;
+        let staged = AtomicDir::create(&path).map_err(|e| Error::file(&path, "create", e))?;
+        let tmp = staged.path();
         let record_error = |file: &str, e: burn::store::RecordError| Error::file(&tmp.join(file), "write", e);
         model
             .clone()
@@ -72,8 +69,8 @@ impl Checkpoints {
         optimizer.save(tmp.join("optimizer.bpk")).map_err(|e| record_error("optimizer.bpk", e))?;
         let json = serde_json::to_vec_pretty(state).expect("JSON");
         std::fs::write(tmp.join("state.json"), json).map_err(|e| Error::file(&tmp, "write", e))?;
-        publish_dir(&tmp, &path)?;
-        write_atomic(&self.dir.join("latest"), step_name(state.step).as_bytes())?;
+        staged.publish().map_err(|e| Error::file(&path, "write", e))?;
+        crate::error::write(&self.dir.join("latest"), step_name(state.step).as_bytes())?;
         self.prune(state.step)?;
         Ok(path)
     }

@@ -59,6 +59,11 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::file(path, "open", e))
 }
 
+/// Replaces a file at once (`selene_atomic::write`), naming it in the error.
+pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    selene_atomic::write(path, bytes).map_err(|e| Error::file(path, "write", e))
+}
+
 /// Reads and parses a JSON file, naming it in every error.
 pub fn read_json(path: &Path) -> Result<serde_json::Value> {
     serde_json::from_slice(&read(path)?).map_err(|e| Error::file(path, "JSON", e))

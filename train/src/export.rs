@@ -66,11 +66,8 @@ pub fn export_hf(model: &Llama, base: &Path, out: &Path, dtype: Dtype, max_shard
     if !base.join("tokenizer.json").is_file() && !base.join("tokenizer.model").is_file() {
         return Err(Error::file(base, "tokenizer.json", "the base checkpoint has no tokenizer files to export"));
     }
-    let tmp = crate::fsutil::temp_sibling(out);
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).map_err(|e| Error::file(&tmp, "remove", e))?;
-    }
-    std::fs::create_dir_all(&tmp).map_err(|e| Error::file(&tmp, "create", e))?;
+    let staged = selene_atomic::AtomicDir::create(out).map_err(|e| Error::file(out, "create", e))?;
+    let tmp = staged.path();
 
     // Group tensors into shards without holding more than one shard's bytes.
     let mut shards: Vec<Vec<Weight>> = vec![Vec::new()];
@@ -120,7 +117,7 @@ pub fn export_hf(model: &Llama, base: &Path, out: &Path, dtype: Dtype, max_shard
             std::fs::copy(&from, tmp.join(name)).map_err(|e| Error::file(&from, "copy", e))?;
         }
     }
-    crate::fsutil::publish_dir(&tmp, out)
+    staged.publish().map_err(|e| Error::file(out, "write", e))
 }
 
 fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {

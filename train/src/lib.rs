@@ -22,7 +22,6 @@ pub mod device;
 pub mod error;
 pub mod eval;
 pub mod export;
-mod fsutil;
 pub mod lora;
 pub mod loss;
 pub mod metrics;

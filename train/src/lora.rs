@@ -95,8 +95,8 @@ fn host(t: Tensor<2>) -> (Vec<f32>, [usize; 2]) {
 
 /// Writes the adapters of `model` as a PEFT adapter folder (f32), through a temporary folder.
 pub fn save_peft(model: &Llama, settings: &LoraSettings, base: &Path, out: &Path) -> Result<()> {
-    let tmp = crate::fsutil::temp_sibling(out);
-    std::fs::create_dir_all(&tmp).map_err(|e| Error::file(&tmp, "create", e))?;
+    let staged = selene_atomic::AtomicDir::create(out).map_err(|e| Error::file(out, "create", e))?;
+    let tmp = staged.path();
     let mut tensors: Vec<(String, Vec<u64>, Vec<u8>)> = Vec::new();
     for (prefix, adapter) in settings.adapters(model) {
         for (name, param) in [("lora_A", &adapter.b), ("lora_B", &adapter.a)] {
@@ -121,7 +121,7 @@ pub fn save_peft(model: &Llama, settings: &LoraSettings, base: &Path, out: &Path
     });
     let text = serde_json::to_string_pretty(&config).expect("JSON") + "\n";
     std::fs::write(tmp.join("adapter_config.json"), text).map_err(|e| Error::file(&tmp, "write", e))?;
-    crate::fsutil::publish_dir(&tmp, out)
+    staged.publish().map_err(|e| Error::file(out, "write", e))
 }
 
 /// Sets the adapters of `model` (made with `settings`) to the values of a PEFT adapter folder,

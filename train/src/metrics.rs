@@ -108,7 +108,7 @@ impl MetricsLog {
             }
             _ => String::new(),
         };
-        crate::fsutil::write_atomic(path, kept.as_bytes())?;
+        crate::error::write(path, kept.as_bytes())?;
         let file = OpenOptions::new().append(true).open(path).map_err(|e| Error::file(path, "open", e))?;
         Ok(MetricsLog { path: path.to_owned(), file })
     }

@@ -57,7 +57,7 @@ pub fn write(metrics: &Path, summary: &serde_json::Value, out: &Path) -> Result<
             html.push_str(&chart(title, &lines));
         }
     }
-    crate::fsutil::write_atomic(out, html.as_bytes())
+    crate::error::write(out, html.as_bytes())
 }
 
 fn escape(s: &str) -> String {

@@ -461,7 +461,7 @@ impl Run<'_> {
             summary.adapter = Some(adapter);
         }
         let summary_json = serde_json::to_value(&summary).expect("summary serializes");
-        crate::fsutil::write_atomic(
+        crate::error::write(
             &out.join("summary.json"),
             (serde_json::to_string_pretty(&summary_json).expect("JSON") + "\n").as_bytes(),
         )?;

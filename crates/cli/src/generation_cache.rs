@@ -26,7 +26,6 @@ use selene_runtime::{JudgeOptions, Judgment};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::atomic;
 use crate::model_args::ModelArgs;
 
 /// Bumped when the layout of an entry changes.
@@ -133,7 +132,8 @@ impl GenerationCache {
             Ok(judgment) => json!({ "key": key, "judgment": judgment }),
             Err(error) => json!({ "key": key, "error": error }),
         };
-        atomic::write(&self.entry_path(key), &serde_json::to_vec(&entry)?)
+        let path = self.entry_path(key);
+        selene_atomic::write(&path, &serde_json::to_vec(&entry)?).with_context(|| path.display().to_string())
     }
 
     fn entry_path(&self, key: &str) -> PathBuf {
@@ -179,7 +179,8 @@ fn file_digest(root: &Path, file: &Path) -> Result<String> {
         hasher.update(&buffer[..read]);
     }
     let digest = hex(&hasher.finalize());
-    atomic::write(&memo, &serde_json::to_vec(&json!({ "stamp": stamp, "sha256": digest }))?)?;
+    let memo_json = serde_json::to_vec(&json!({ "stamp": stamp, "sha256": digest }))?;
+    selene_atomic::write(&memo, &memo_json).with_context(|| memo.display().to_string())?;
     Ok(digest)
 }
 

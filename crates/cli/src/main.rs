@@ -1,6 +1,5 @@
 //! `selene`: judge LLM outputs with a local GGUF judge model, and look inside model files.
 
-mod atomic;
 mod batch;
 mod bench;
 mod eval;

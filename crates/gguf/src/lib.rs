@@ -24,7 +24,7 @@ pub use ggml_type::GgmlType;
 pub use metadata::{Array, Metadata, Value, ValueType};
 pub use model::GgufModel;
 #[cfg(any(unix, windows))]
-pub use output::{AtomicFiles, ModelWriter};
+pub use output::ModelWriter;
 pub use read::{DEFAULT_ALIGNMENT, Header, TensorInfo, align_to};
 #[cfg(any(unix, windows))]
 pub use source::FileSource;

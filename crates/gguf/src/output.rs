@@ -1,59 +1,22 @@
-//! Output files that appear complete or not at all.
+//! The one writer of model files: a single GGUF, or a split set cut and keyed as llama.cpp's
+//! `llama-gguf-split --split` cuts and keys it, byte for byte (the quantizer's split-set goldens,
+//! recorded from llama.cpp, pin it).
 //!
-//! Each file is written under a temporary name in its destination folder and renamed only when
-//! every file of the output has been written, so an interrupted or failed run leaves nothing that
-//! looks like a finished model.
+//! Every file is written under a temporary name and renamed only once all of them are written
+//! and flushed (`selene_atomic::AtomicFiles`), so an interrupted or failed run leaves nothing
+//! that looks like a finished model.
 
 use std::fs::File;
-use std::io::{self, BufWriter};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+
+use selene_atomic::AtomicFiles;
 
 use crate::error::{Error, Result};
 use crate::metadata::{Metadata, Value};
 use crate::read::TensorInfo;
 use crate::split::{SplitLimit, plan_shards, shard_path, split_keys};
 use crate::write::GgufWriter;
-
-/// A set of files written under temporary names and renamed together by [`commit`](Self::commit).
-/// Dropping it uncommitted removes the temporary files.
-#[derive(Default)]
-pub struct AtomicFiles {
-    pending: Vec<(PathBuf, PathBuf)>,
-}
-
-impl AtomicFiles {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Creates the temporary file that will become `path`.
-    pub fn create(&mut self, path: &Path) -> io::Result<File> {
-        let name = path
-            .file_name()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("{} names no file", path.display())))?;
-        let temp = path.with_file_name(format!(".{}.partial-{}", name.to_string_lossy(), std::process::id()));
-        let file = File::create(&temp)?;
-        self.pending.push((temp, path.to_owned()));
-        Ok(file)
-    }
-
-    /// Renames every temporary file to its final name.
-    pub fn commit(mut self) -> io::Result<Vec<PathBuf>> {
-        for (temp, path) in &self.pending {
-            File::open(temp)?.sync_all()?;
-            std::fs::rename(temp, path)?;
-        }
-        Ok(std::mem::take(&mut self.pending).into_iter().map(|(_, path)| path).collect())
-    }
-}
-
-impl Drop for AtomicFiles {
-    fn drop(&mut self) {
-        for (temp, _) in &self.pending {
-            let _ = std::fs::remove_file(temp);
-        }
-    }
-}
 
 /// Writes a model as one GGUF file, or as a split set when a limit is given, atomically.
 pub struct ModelWriter {
@@ -141,8 +104,19 @@ impl ModelWriter {
     }
 
     /// Finishes the last shard and gives every file its final name.
-    pub fn finish(mut self) -> Result<Vec<PathBuf>> {
+    pub fn finish(self) -> Result<Vec<PathBuf>> {
+        self.finish_with(&[])
+    }
+
+    /// [`finish`](Self::finish), also writing `extra` files (such as an Ollama Modelfile) that
+    /// appear with the model and not before; returns the model's files, then the extra ones.
+    pub fn finish_with(mut self, extra: &[(PathBuf, Vec<u8>)]) -> Result<Vec<PathBuf>> {
         self.current.take().expect("a shard is open until finish").finish()?;
+        for (path, bytes) in extra {
+            let label = path.display().to_string();
+            let mut file = self.files.create(path).map_err(|e| Error::new(&label, "create", e))?;
+            file.write_all(bytes).map_err(|e| Error::new(&label, "write", e))?;
+        }
         let first = self.paths[0].display().to_string();
         self.files.commit().map_err(|e| Error::new(first, "rename", e))
     }

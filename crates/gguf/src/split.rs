@@ -3,7 +3,7 @@
 //! A browser fetches and caches a model in pieces of a few hundred MiB, so the quantizer writes
 //! split sets and every reader in selene takes one. The conventions are llama.cpp's: files named
 //! `<prefix>-00001-of-00003.gguf`, all metadata in the first, `split.no` (u16, 0-based),
-//! `split.count` (u16) and `split.tensors.count` (i32) in each, and no tensor cut in two.
+//! `split.tensors.count` (i32) and `split.count` (u16) in each, and no tensor cut in two.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -85,12 +85,23 @@ pub fn parse_size(text: &str) -> Option<u64> {
     digits.parse::<u64>().ok()?.checked_mul(factor).filter(|&n| n > 0)
 }
 
-/// Split keys for shard `no` (0-based) of `count`, in the order `gguf-split` appends them.
+/// Split keys for shard `no` (0-based) of `count`, in the order `llama-gguf-split --split` leaves
+/// them: it appends `split.no`, a placeholder `split.count` and `split.tensors.count`, then sets
+/// `split.count` once it knows the number of shards, and ggml's `gguf_set_val_*` removes a key and
+/// appends it again, which moves `split.count` last. (`llama-quantize --keep-split` appends them
+/// as no, count, tensors.count; gguf-split's order is the one the split goldens pin.)
 #[cfg(any(unix, windows))]
 pub(crate) fn split_keys(metadata: &mut Metadata, no: usize, count: usize, total_tensors: usize) {
-    metadata.set(SPLIT_NO, Value::U16(no as u16));
-    metadata.set(SPLIT_COUNT, Value::U16(count as u16));
-    metadata.set(SPLIT_TENSORS_COUNT, Value::I32(total_tensors as i32));
+    let keys = [
+        (SPLIT_NO, Value::U16(no as u16)),
+        (SPLIT_TENSORS_COUNT, Value::I32(total_tensors as i32)),
+        (SPLIT_COUNT, Value::U16(count as u16)),
+    ];
+    for (key, value) in keys {
+        // Appended even where the input already had the key (a set split again), as ggml does.
+        metadata.remove(key);
+        metadata.set(key, value);
+    }
 }
 
 /// One file of a model, by its label and header.

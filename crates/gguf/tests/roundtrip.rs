@@ -60,10 +60,14 @@ fn split_set_presents_the_same_model() {
         assert_eq!((r.info.dims.clone(), r.info.ggml_type), (t.info.dims.clone(), t.info.ggml_type));
         assert!(reopened.tensor_bytes(r).unwrap() == model.tensor_bytes(t).unwrap(), "{}", t.info.name);
     }
-    // Every shard but the first carries only the split keys.
+    // Every shard but the first carries only the split keys, in llama-gguf-split's order; the
+    // first ends with them.
     let second = Header::read(&read_all(&shard_paths[1]), "shard 2").unwrap();
     let keys: Vec<_> = second.metadata.iter().map(|(k, _)| k).collect();
-    assert_eq!(keys, ["split.no", "split.count", "split.tensors.count"]);
+    assert_eq!(keys, ["split.no", "split.tensors.count", "split.count"]);
+    let first = Header::read(&read_all(&shard_paths[0]), "shard 1").unwrap();
+    let keys: Vec<_> = first.metadata.iter().map(|(k, _)| k).collect();
+    assert_eq!(keys[keys.len() - 3..], ["split.no", "split.tensors.count", "split.count"]);
 
     let err = GgufModel::open(&shard_paths[1]).err().unwrap().to_string();
     assert!(err.contains("first shard"), "{err}");

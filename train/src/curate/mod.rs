@@ -332,7 +332,7 @@ pub fn write_jsonl<T: Serialize>(path: &Path, records: &[T]) -> Result<()> {
         serde_json::to_writer(&mut text, r).map_err(|e| Error::file(path, "write", e))?;
         text.push(b'\n');
     }
-    crate::fsutil::write_atomic(path, &text)
+    crate::error::write(path, &text)
 }
 
 impl Report {
@@ -340,6 +340,6 @@ impl Report {
     pub fn save(&self, path: &Path) -> Result<()> {
         let mut text = serde_json::to_vec_pretty(self).map_err(|e| Error::file(path, "write", e))?;
         text.push(b'\n');
-        crate::fsutil::write_atomic(path, &text)
+        crate::error::write(path, &text)
     }
 }

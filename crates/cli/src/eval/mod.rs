@@ -18,7 +18,6 @@ use selene_judge::evaluation::{self, BenchmarkScore, Outcome};
 use selene_judge::{BuiltinTemplate, KeyedItem, Label, TaskKind, paper};
 use selene_runtime::{JudgeOptions, Judgment};
 
-use crate::atomic;
 use crate::generation_cache::GenerationCache;
 use crate::items::{self, ItemFile};
 use crate::judge::ReplyArgs;
@@ -225,7 +224,8 @@ fn judge_file(
         outcomes.push(outcome(keyed, &judged)?);
         on_item();
     }
-    atomic::write(&path.with_extension("jsonl"), lines.as_bytes())?;
+    let results = path.with_extension("jsonl");
+    selene_atomic::write(&results, lines.as_bytes()).with_context(|| results.display().to_string())?;
     Ok(outcomes)
 }
 

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use selene_judge::TaskKind;
 use selene_judge::evaluation::{self, BenchmarkScore, Metrics, Overall, Spread};
 use selene_judge::paper::TABLE_1;
@@ -13,7 +13,6 @@ use serde::Serialize;
 
 use super::Args;
 use super::chart::{Series, bar_chart};
-use crate::atomic;
 use crate::runner::RunCounts;
 
 #[derive(Serialize)]
@@ -154,11 +153,17 @@ impl Report {
 
     /// Writes results.json, table.md and the charts into `folder`.
     pub fn write(&self, folder: &Path) -> Result<()> {
-        atomic::write(&folder.join("results.json"), (serde_json::to_string_pretty(self)? + "\n").as_bytes())?;
-        atomic::write(&folder.join("table.md"), self.markdown().as_bytes())?;
-        atomic::write(&folder.join("chart.svg"), self.main_chart().as_bytes())?;
+        let mut files = vec![
+            ("results.json", serde_json::to_string_pretty(self)? + "\n"),
+            ("table.md", self.markdown()),
+            ("chart.svg", self.main_chart()),
+        ];
         if let Some(robustness) = &self.robustness {
-            atomic::write(&folder.join("robustness.svg"), robustness_chart(robustness).as_bytes())?;
+            files.push(("robustness.svg", robustness_chart(robustness)));
+        }
+        for (name, text) in files {
+            let path = folder.join(name);
+            selene_atomic::write(&path, text.as_bytes()).with_context(|| path.display().to_string())?;
         }
         Ok(())
     }
