@@ -77,7 +77,7 @@ pub fn convert(input: &Path, output: &Path, opts: &Options) -> Result<Vec<PathBu
         ModelShape { n_layer: c.num_layers as u32, n_head: c.num_heads as u32, n_head_kv: c.num_kv_heads as u32 };
     let types = tensor_types(opts.ftype, &shapes, &model);
     let total_params: u64 = plan.iter().map(Planned::n_elements).sum();
-    let meta = metadata::build(&ckpt, opts.ftype, total_params)?;
+    let meta = metadata::build(&ckpt.dir, c, &ckpt.raw_config, opts.ftype, total_params)?;
     let infos: Vec<TensorInfo> = plan.iter().zip(&types).map(|(p, &ty)| tensor_info(&p.gguf, &p.shape, ty)).collect();
     let source_bytes: u64 = plan
         .iter()
@@ -155,7 +155,7 @@ fn is_rotary_inv_freq(hf: &str, num_layers: usize) -> bool {
 
 /// llama-quantize's order: tensors outside blocks first, then by block number, by name inside
 /// (its `weight_name_comparer`).
-fn gguf_order(a: &str, b: &str) -> std::cmp::Ordering {
+pub(crate) fn gguf_order(a: &str, b: &str) -> std::cmp::Ordering {
     let layer = |n: &str| -> i64 {
         n.strip_prefix("blk.").and_then(|r| r.split('.').next()).and_then(|l| l.parse().ok()).unwrap_or(-1)
     };

@@ -18,6 +18,7 @@ pub mod metadata;
 pub mod model_name;
 pub mod modelfile;
 mod progress;
+pub mod random;
 pub mod vocab;
 
 pub use error::{Error, Result};

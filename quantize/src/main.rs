@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use selene_quantize::convert::{Options, convert};
 use selene_quantize::ftype::{FILE_TYPES, FileType};
-use selene_quantize::modelfile;
+use selene_quantize::{modelfile, random};
 
 fn type_help() -> String {
     let mut s = String::from("Allowed quantization types:\n");
@@ -51,6 +51,11 @@ struct Cli {
     /// No progress bar
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// Write a model of this shape (llama-3.2-1b, llama-3.1-8b) with random weights instead of
+    /// converting one: INPUT_DIR then holds only the tokenizer files (tokenizer.json,
+    /// tokenizer_config.json). For measuring runtimes on real shapes.
+    #[arg(long, value_name = "SHAPE", conflicts_with_all = ["lora", "ollama"])]
+    random: Option<String>,
 }
 
 fn parse_type(s: &str) -> Result<FileType, String> {
@@ -84,6 +89,9 @@ fn main() -> ExitCode {
         let path = cli.output.with_file_name("Modelfile");
         extra_files.push((path, modelfile::render(&name, &cli.input_dir).into_bytes()));
     }
+    if let Some(shape) = &cli.random {
+        return finish(random::write(shape, &cli.input_dir, &cli.output, cli.ftype, cli.split_max_size));
+    }
     let opts = Options {
         ftype: cli.ftype,
         split_max_size: cli.split_max_size,
@@ -91,7 +99,11 @@ fn main() -> ExitCode {
         extra_files,
         progress: !cli.quiet,
     };
-    match convert(&cli.input_dir, &cli.output, &opts) {
+    finish(convert(&cli.input_dir, &cli.output, &opts))
+}
+
+fn finish(written: selene_quantize::Result<Vec<PathBuf>>) -> ExitCode {
+    match written {
         Ok(paths) => {
             for p in paths {
                 println!("{}", p.display());

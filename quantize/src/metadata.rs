@@ -5,12 +5,11 @@
 
 use std::path::Path;
 
-use selene_arch::{ARCHITECTURE, RopeScaling};
+use selene_arch::{ARCHITECTURE, LlamaConfig, RopeScaling};
 use selene_gguf::keys::{ArchKey, attention, general, llm, rope};
 use selene_gguf::{Metadata, Value};
 use serde_json::Value as Json;
 
-use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
 use crate::ftype::FileType;
 use crate::model_name;
@@ -19,8 +18,15 @@ use crate::vocab;
 /// `GGML_QNT_VERSION`.
 const QUANTIZATION_VERSION: u32 = 2;
 
-pub fn build(ckpt: &Checkpoint, ftype: FileType, total_params: u64) -> Result<Metadata> {
-    let (dir, config) = (ckpt.dir.as_path(), &ckpt.config);
+/// The metadata of a model of architecture `config` (`config.json` as written: `raw_config`)
+/// whose tokenizer and generation config lie in `dir`.
+pub fn build(
+    dir: &Path,
+    config: &LlamaConfig,
+    raw_config: &Json,
+    ftype: FileType,
+    total_params: u64,
+) -> Result<Metadata> {
     let mut m = Metadata::new(dir.display().to_string());
     m.set(general::ARCHITECTURE, Value::String(ARCHITECTURE.into()));
     m.set(general::TYPE, Value::String("model".into()));
@@ -28,7 +34,7 @@ pub fn build(ckpt: &Checkpoint, ftype: FileType, total_params: u64) -> Result<Me
         m.set(key, value);
     }
     let folder = dir.canonicalize().ok().and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()));
-    let name_or_path = ckpt.raw_config.get("_name_or_path").and_then(Json::as_str);
+    let name_or_path = raw_config.get("_name_or_path").and_then(Json::as_str);
     let names = model_name::guess(name_or_path, folder.as_deref().unwrap_or("model"), total_params);
     m.set(general::NAME, Value::String(names.name));
     let optional = [
@@ -66,7 +72,7 @@ pub fn build(ckpt: &Checkpoint, ftype: FileType, total_params: u64) -> Result<Me
     m.set(key(llm::VOCAB_SIZE), u32_of(config.vocab_size));
     m.set(key(rope::DIMENSION_COUNT), u32_of(config.head_dim));
 
-    for (key, value) in vocab::metadata(dir, config.vocab_size, &ckpt.raw_config)? {
+    for (key, value) in vocab::metadata(dir, config.vocab_size, raw_config)? {
         m.set(key, value);
     }
     m.set(general::QUANTIZATION_VERSION, Value::U32(QUANTIZATION_VERSION));

@@ -121,6 +121,18 @@ fn q8_0_matches_llama_cpp_on_cpu() {
 }
 
 #[test]
+fn q8_0_matches_llama_cpp_on_the_cpu_engine() {
+    let flex = Device::flex();
+    check("Q8_0", flex.clone(), Compute::of(&flex), usize::MAX);
+}
+
+#[test]
+fn q4_k_m_matches_llama_cpp_on_the_cpu_engine() {
+    let flex = Device::flex();
+    check("Q4_K_M", flex.clone(), Compute::of(&flex), usize::MAX);
+}
+
+#[test]
 fn q8_0_matches_llama_cpp_on_wgpu() {
     let lavapipe = selene_kernels::software_device();
     check("Q8_0", lavapipe.clone(), Compute::of(&lavapipe), LAVAPIPE_POSITIONS);

@@ -72,8 +72,8 @@ impl DeviceSpec {
     pub fn open_all(&self) -> Result<Vec<Device>> {
         Ok(match self {
             DeviceSpec::Auto => vec![self.open()?.device],
-            DeviceSpec::Wgpu => vec![Device::wgpu(DeviceKind::DefaultDevice)],
-            DeviceSpec::WgpuCpu => vec![selene_kernels::software_device()],
+            DeviceSpec::Wgpu => vec![opened(Device::wgpu(DeviceKind::DefaultDevice))],
+            DeviceSpec::WgpuCpu => vec![opened(selene_kernels::software_device())],
             DeviceSpec::Cpu { replicas } => vec![Device::flex(); (*replicas).max(1)],
             DeviceSpec::Cuda(indices) => {
                 let found = cuda_devices();
@@ -89,6 +89,12 @@ impl DeviceSpec {
             }
         })
     }
+}
+
+/// `device` with its runtime started (quietly), as it otherwise would be at its first use.
+fn opened(device: Device) -> Device {
+    quietly(|| selene_kernels::Compute::of(&device));
+    device
 }
 
 #[cfg(feature = "cuda")]
@@ -107,7 +113,42 @@ fn cuda_devices() -> Vec<Device> {
 /// Whether wgpu finds an adapter with a card behind it. Listing adapters opens none of them.
 fn has_gpu_adapter() -> bool {
     let software = Device::wgpu(DeviceKind::Cpu);
-    Device::enumerate(DeviceType::Wgpu).into_vec().iter().any(|d| *d != software)
+    quietly(|| Device::enumerate(DeviceType::Wgpu).into_vec().iter().any(|d| *d != software))
+}
+
+/// Runs `f` with the process's stderr sent to /dev/null: graphics drivers print what is no error
+/// of ours while adapters are listed and opened (Mesa's `XDG_RUNTIME_DIR is invalid or not set`
+/// where no display server runs), which would reach the user's terminal on every judgment.
+#[cfg(unix)]
+fn quietly<T>(f: impl FnOnce() -> T) -> T {
+    use std::os::fd::AsRawFd;
+    let null = std::fs::OpenOptions::new().write(true).open("/dev/null");
+    // SAFETY: dup and dup2 on the process's own stderr (fd 2) and a file this function holds
+    // open; the saved descriptor is restored and closed before returning.
+    let saved = match &null {
+        Ok(null) => unsafe {
+            let saved = libc::dup(2);
+            if saved >= 0 {
+                libc::dup2(null.as_raw_fd(), 2);
+            }
+            saved
+        },
+        Err(_) => -1,
+    };
+    let out = f();
+    if saved >= 0 {
+        // SAFETY: `saved` is the descriptor dup() returned above.
+        unsafe {
+            libc::dup2(saved, 2);
+            libc::close(saved);
+        }
+    }
+    out
+}
+
+#[cfg(not(unix))]
+fn quietly<T>(f: impl FnOnce() -> T) -> T {
+    f()
 }
 
 impl FromStr for DeviceSpec {
